@@ -1,0 +1,56 @@
+// The reference forward pass (§2.1, Figure 1), plain and scalar, written once against the model
+// description. Per layer:
+//   h  = x + o_proj(Q_out(sub_norm(Attention(RoPE(q_proj(Q_in(norm(x)))), ...))))
+//   x' = h + down_proj(Q_down(sub_norm(ReLU^2(gate_proj(Q_in(norm(h)))) * up_proj(Q_in(norm(h))))))
+// where each Q_* is the scheme's activation quantizer for that input (model/activation_scheme.h).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "model/kv_cache.h"
+#include "model/weights.h"
+
+namespace a48 {
+
+// Table 2's columns: the fraction of each projection's weight reads that zero activations skip.
+struct SparsityStats {
+  struct Entry {
+    double active = 0;  // weight elements multiplied by a non-zero input (summed over tokens)
+    double total = 0;   // weight elements of the projection (summed over tokens)
+    double sparsity() const { return total > 0 ? 1.0 - active / total : 0.0; }
+  };
+  Entry qkv, out, up, gate, down;
+  int64_t n_tokens = 0;
+  void add(const SparsityStats& other);
+  // Overall, over non-embedding parameters: skipped weight reads / (non-embedding params * tokens).
+  double overall(const ModelConfig& config) const;
+};
+
+// One sequence of a batch: its tokens continue at positions cache->size(), cache->size()+1, ...
+struct SequenceInput {
+  KvCache* cache = nullptr;
+  std::span<const int32_t> tokens;
+  bool all_logits = false;  // logits for every token (scoring) or only for the last (generation)
+};
+
+// Called with every named intermediate ("attn_norm", "q", "attn_out", "ffn_out", "l_out", ...)
+// of every token, for debugging and golden tests. layer = -1 outside the layers.
+using IntermediateCallback =
+    std::function<void(std::string_view name, int64_t layer, std::span<const float> values)>;
+
+struct ForwardOptions {
+  SparsityStats* sparsity = nullptr;
+  IntermediateCallback on_intermediate;
+};
+
+// Returns fp32 logits, row-major [rows, V]: per sequence in order, one row per token when
+// all_logits, else one row for its last token. Commits the new positions to each cache.
+// Throws a48::Error for token ids outside [0, V) or sequences past their cache's capacity.
+std::vector<float> forward(const Model& model, std::span<const SequenceInput> batch,
+                           const ForwardOptions& options = {});
+
+}  // namespace a48
