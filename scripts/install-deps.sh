@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a48 builds with (only the missing ones; needs root or sudo).
+set -euo pipefail
+packages=(
+  cmake ninja-build g++ pkg-config xz-utils  # build
+  libgtest-dev libgmock-dev libbenchmark-dev  # tests, microbenchmarks
+  nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev  # JSON, CLI, formatting, tokenizer regex
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi

@@ -1,0 +1,49 @@
+// What every model-running subcommand shares: the model flags, loading a model directory with its
+// tokenizer, finding the embedded default model, and scheme overrides.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "format/model_files.h"
+#include "tokenizer/tokenizer.h"
+
+namespace CLI {
+class App;
+}
+
+namespace a48::cli {
+
+struct ModelOptions {
+  std::string model_dir;       // empty: the embedded default
+  std::string scheme;          // override of config's activation scheme
+  std::string attention_bits;  // override of config's attention bits
+  float topk_fraction = -1;    // override of config's top-K keep fraction (< 0: keep)
+};
+void add_model_options(CLI::App& command, ModelOptions& options);
+
+struct ModelSession {
+  std::filesystem::path dir;
+  Model model;
+  Tokenizer tokenizer;
+  bool untrained = false;  // the build's random stand-in, not a trained model
+
+  std::optional<int32_t> bos_id() const;  // config's, else the tokenizer's
+  std::optional<int32_t> eos_id() const;
+  // Tokenizes `text`, prepending bos when `add_bos` and the model has one.
+  std::vector<int32_t> tokenize(const std::string& text, bool add_bos) const;
+};
+
+// The directory used when --model is absent: $A48_MODEL, else the repo's trained default
+// (models/default), else the random stand-in the build made (build/default-model).
+std::filesystem::path default_model_dir();
+
+// Loads and applies overrides; prints a one-line notice on stderr for the untrained stand-in.
+ModelSession open_model(const ModelOptions& options);
+
+std::string read_text_file(const std::filesystem::path& path);  // throws a48::Error naming it
+
+}  // namespace a48::cli
