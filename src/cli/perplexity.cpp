@@ -20,7 +20,7 @@ namespace {
 struct PerplexityOptions {
   ModelOptions model;
   std::string file;
-  int64_t context = 512;
+  int64_t context = 0;     // 0: min(512, the model's context)
   int64_t stride = 0;  // 0: context / 2
   int64_t max_tokens = 0;  // 0: the whole file
   bool no_bos = false;
@@ -31,7 +31,10 @@ void run_perplexity(const PerplexityOptions& options) {
   const ModelSession session = open_model(options.model);
   const ModelConfig& config = session.model.config;
   const bool bos = !options.no_bos && session.bos_id().has_value();
-  const int64_t context = options.context;
+  check(options.context >= 0, "--ctx must not be negative, got {}", options.context);
+  const int64_t context = options.context > 0
+                              ? options.context
+                              : std::min<int64_t>(512, config.max_position_embeddings - bos);
   check(context >= 2, "--ctx must be at least 2, got {}", context);
   check(context + bos <= config.max_position_embeddings,
         "--ctx {} exceeds the model's max_position_embeddings {}", context,
@@ -102,7 +105,8 @@ void register_perplexity(CLI::App& app) {
   CLI::App* command = app.add_subcommand("perplexity", "Perplexity of a text file");
   add_model_options(*command, options->model);
   command->add_option("-f,--file", options->file, "Text file")->required()->check(CLI::ExistingFile);
-  command->add_option("-c,--ctx", options->context, "Window length in tokens")->capture_default_str();
+  command->add_option("-c,--ctx", options->context,
+                      "Window length in tokens (default: min(512, the model's context))");
   command->add_option("--stride", options->stride, "Window step in tokens (default ctx/2)");
   command->add_option("--max-tokens", options->max_tokens, "Score at most this many tokens");
   command->add_flag("--no-bos", options->no_bos, "Do not start each window with bos");

@@ -17,7 +17,7 @@ namespace {
 struct SparsityOptions {
   ModelOptions model;
   std::string file;
-  int64_t context = 512;
+  int64_t context = 0;  // 0: min(512, the model's context)
   int64_t max_tokens = 4096;
   bool json = false;
 };
@@ -32,8 +32,12 @@ std::string human_count(double n) {
 void run_sparsity(const SparsityOptions& options) {
   const ModelSession session = open_model(options.model);
   const ModelConfig& config = session.model.config;
-  check(options.context >= 1 && options.context <= config.max_position_embeddings,
-        "--ctx must be in [1, {}], got {}", config.max_position_embeddings, options.context);
+  check(options.context >= 0, "--ctx must not be negative, got {}", options.context);
+  const int64_t context = options.context > 0
+                              ? options.context
+                              : std::min<int64_t>(512, config.max_position_embeddings);
+  check(context <= config.max_position_embeddings, "--ctx must be in [1, {}], got {}",
+        config.max_position_embeddings, context);
   std::vector<int32_t> tokens = session.tokenizer.encode(read_text_file(options.file));
   if (options.max_tokens > 0 && static_cast<int64_t>(tokens.size()) > options.max_tokens) {
     tokens.resize(options.max_tokens);
@@ -45,8 +49,8 @@ void run_sparsity(const SparsityOptions& options) {
   ForwardOptions forward_options;
   forward_options.sparsity = &stats;
   ProgressBar progress("sparsity", n, !options.json);
-  for (int64_t begin = 0; begin < n; begin += options.context) {
-    const int64_t end = std::min(n, begin + options.context);
+  for (int64_t begin = 0; begin < n; begin += context) {
+    const int64_t end = std::min(n, begin + context);
     KvCache cache(config, end - begin);
     const std::span<const int32_t> window(tokens.data() + begin, end - begin);
     forward(session.model, {{SequenceInput{&cache, window, false}}}, forward_options);
@@ -93,7 +97,8 @@ void register_sparsity(CLI::App& app) {
       "sparsity", "Activation sparsity per projection on a text (the paper's Table 2)");
   add_model_options(*command, options->model);
   command->add_option("-f,--file", options->file, "Text file")->required()->check(CLI::ExistingFile);
-  command->add_option("-c,--ctx", options->context, "Window length in tokens")->capture_default_str();
+  command->add_option("-c,--ctx", options->context,
+                      "Window length in tokens (default: min(512, the model's context))");
   command->add_option("--max-tokens", options->max_tokens, "Tokens to run (0 = all)")
       ->capture_default_str();
   command->add_flag("--json", options->json, "Print the result as JSON");

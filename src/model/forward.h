@@ -37,8 +37,11 @@ struct SequenceInput {
   bool all_logits = false;  // logits for every token (scoring) or only for the last (generation)
 };
 
-// Called with every named intermediate ("attn_norm", "q", "attn_out", "ffn_out", "l_out", ...)
-// of every token, for debugging and golden tests. layer = -1 outside the layers.
+// Called with every named intermediate of every token, in this order, for debugging and golden
+// tests: "embed" (layer -1); per layer "attn_norm", "q", "k" (both post-RoPE, before any attention
+// quantization), "v", "attn_out" (before the sub-norm), "attn_sub_norm", "o_proj", "ffn_norm",
+// "gate" (before the activation), "up" (0 on rows the gate skips), "glu", "ffn_sub_norm", "down",
+// "l_out" (the residual stream after the layer); then "final_norm" (layer -1).
 using IntermediateCallback =
     std::function<void(std::string_view name, int64_t layer, std::span<const float> values)>;
 

@@ -18,6 +18,9 @@ class KvCache {
   int64_t size() const { return size_; }  // positions committed
   int64_t capacity() const { return capacity_; }
   int bits() const { return bits_; }  // 16 = fp32 storage
+  int64_t n_layers() const { return n_layers_; }
+  int64_t n_kv_heads() const { return n_kv_heads_; }
+  int64_t head_dim() const { return head_dim_; }
   void clear() { size_ = 0; }
   void truncate(int64_t n_tokens);  // keep the first n_tokens positions
 

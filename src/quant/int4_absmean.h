@@ -9,7 +9,8 @@
 
 namespace a48 {
 
-// Writes q in [-8, 7] and returns step = beta/sqrt(7) (x ~ step*q).
+// Writes q in [-8, 7] and returns step = beta/sqrt(7) (x ~ step*q), computed as 1/s with
+// s = sqrt(7)/max(beta_multiplier*beta, eps); an all-zero x gives step 0. beta_multiplier > 0.
 float quantize_int4_absmean(std::span<const float> x, std::span<int8_t> q,
                             float beta_multiplier = 1.0f);
 

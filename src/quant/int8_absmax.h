@@ -7,7 +7,8 @@
 
 namespace a48 {
 
-// Writes q in [-128, 127] (in practice [-127, 127]) and returns step = gamma/127 (x ~ step*q).
+// Writes q in [-128, 127] (in practice [-127, 127]) and returns step = gamma/127 (x ~ step*q),
+// computed as 1/s with s = 127/max(gamma, eps) as HF does; an all-zero x gives step 0.
 float quantize_int8_absmax(std::span<const float> x, std::span<int8_t> q);
 
 }  // namespace a48

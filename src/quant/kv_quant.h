@@ -14,7 +14,8 @@
 
 namespace a48 {
 
-// Writes u in [0, 2^bits - 1] and returns gamma. bits in [2, 8]. All-zero input gives gamma = 0.
+// Writes u in [0, 2^bits - 1] and returns gamma. bits in [2, 8]. Input with max|x| < kQuantEpsilon
+// (all zeros included) gives gamma = 0 and u = 0.
 float quantize_absmax_unsigned(std::span<const float> x, int bits, std::span<uint8_t> u);
 
 // x_hat = u*delta - gamma with delta = 2*gamma/(2^bits - 1).

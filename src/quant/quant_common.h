@@ -6,8 +6,11 @@
 //
 // Rounding is round-half-to-even (std::nearbyint under the default FP environment), as torch.round.
 // The paper's epsilon in "x / (gamma + eps)" only guards a division by zero; we apply it as a floor,
-// max(gamma, kQuantEpsilon), as BitNet's released code does. The two agree except when gamma < eps,
-// where ours maps the whole vector to zeros instead of amplifying noise.
+// max(gamma, kQuantEpsilon), as BitNet's released code and HF transformers do (s = 127/max(gamma,
+// eps), q = round(x*s), step = 1/s, all in float32), so that codes match HF bit for bit. The two
+// differ only when gamma < eps: the scale is then capped at 1/eps, so tiny entries stay tiny.
+// An exactly all-zero vector returns step 0 with q = 0. FP4 and the KV quantizer, which have no
+// HF counterpart, go further and map any vector with max|x| < eps to zeros with scale 0.
 //
 // Non-finite input (NaN, +-Inf) is a bug upstream or a corrupt model file: every quantizer checks
 // and throws a48::Error naming itself rather than emit garbage codes.

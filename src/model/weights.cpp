@@ -1,0 +1,130 @@
+// Model weights: eq. 2's ternary quantization of latent weights, parameter counts (Table 2) and the
+// seeded random models used by tests, benchmarks and the stand-in default model.
+#include "model/weights.h"
+
+#include <cmath>
+#include <numbers>
+#include <random>
+
+#include "core/error.h"
+#include "quant/ternary_absmean.h"
+
+namespace a48 {
+
+void LinearWeights::quantize_from_latent() {
+  check(n_out > 0 && n_in > 0, "linear weights: shape [{}, {}] must be positive", n_out, n_in);
+  check(static_cast<int64_t>(latent.size()) == n_out * n_in,
+        "linear weights: latent holds {} values, expected [{}, {}]", latent.size(), n_out, n_in);
+  ternary.assign(latent.size(), 0);
+  scale = quantize_ternary_absmean(latent, ternary);  // one alpha for the whole matrix
+}
+
+namespace {
+
+// Normal and uniform draws from mt19937_64 with our own transforms: std::normal_distribution's
+// algorithm is implementation-defined, and a random model must be the same on every platform.
+class PortableRandom {
+ public:
+  explicit PortableRandom(uint64_t seed) : engine_(seed) {}
+
+  // Uniform in [0, 1) with 53 random bits.
+  double uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+
+  // Box-Muller; both values of a pair are used, in order.
+  double normal() {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    const double u1 = 1.0 - uniform();  // (0, 1]: log(u1) is finite
+    const double u2 = uniform();
+    const double radius = std::sqrt(-2.0 * std::log(u1));
+    const double angle = 2.0 * std::numbers::pi * u2;
+    spare_ = radius * std::sin(angle);
+    has_spare_ = true;
+    return radius * std::cos(angle);
+  }
+
+ private:
+  std::mt19937_64 engine_;
+  double spare_ = 0.0;
+  bool has_spare_ = false;
+};
+
+std::vector<float> normal_vector(PortableRandom& random, int64_t n, double stddev) {
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (float& x : v) x = static_cast<float>(stddev * random.normal());
+  return v;
+}
+
+// RMSNorm weights near 1, so that a test notices a norm weight applied to the wrong element.
+std::vector<float> norm_vector(PortableRandom& random, int64_t n) {
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (float& x : v) x = static_cast<float>(1.0 + 0.1 * (2.0 * random.uniform() - 1.0));
+  return v;
+}
+
+LinearWeights random_linear(PortableRandom& random, int64_t n_out, int64_t n_in, double stddev) {
+  LinearWeights w;
+  w.n_out = n_out;
+  w.n_in = n_in;
+  w.latent = normal_vector(random, n_out * n_in, stddev);
+  w.quantize_from_latent();
+  return w;
+}
+
+}  // namespace
+
+// Every tensor, embeddings and LM head included, is drawn from N(0, 0.02): HF's default
+// initializer_range, which LLaMA/BitNet configs use. With embeddings this small the layers' outputs
+// dominate the residual stream, so the logits depend on attention and the FFN (with N(0, 1)
+// embeddings a random model mostly predicts its input token back). The draw order below (embedding,
+// then each layer in struct order, final norm, LM head) is part of the definition: changing it
+// changes every seeded model.
+Model make_random_model(const ModelConfig& config, uint64_t seed) {
+  config.validate();
+  constexpr double kStddev = 0.02;
+  const int64_t d = config.hidden_size, f = config.intermediate_size;
+  const int64_t q = config.q_size(), kv = config.kv_size();
+  PortableRandom random(seed);
+  Model model;
+  model.config = config;
+  ModelWeights& w = model.weights;
+  w.embed_tokens = normal_vector(random, config.vocab_size * d, kStddev);
+  w.layers.resize(static_cast<std::size_t>(config.num_hidden_layers));
+  for (LayerWeights& layer : w.layers) {
+    layer.attn_norm = norm_vector(random, d);
+    layer.q_proj = random_linear(random, q, d, kStddev);
+    layer.k_proj = random_linear(random, kv, d, kStddev);
+    layer.v_proj = random_linear(random, kv, d, kStddev);
+    layer.attn_sub_norm = norm_vector(random, q);
+    layer.o_proj = random_linear(random, d, q, kStddev);
+    layer.ffn_norm = norm_vector(random, d);
+    layer.gate_proj = random_linear(random, f, d, kStddev);
+    layer.up_proj = random_linear(random, f, d, kStddev);
+    layer.ffn_sub_norm = norm_vector(random, f);
+    layer.down_proj = random_linear(random, d, f, kStddev);
+  }
+  w.final_norm = norm_vector(random, d);
+  if (!config.tie_word_embeddings)
+    w.lm_head = normal_vector(random, config.vocab_size * d, kStddev);
+  return model;
+}
+
+ParameterCounts count_parameters(const ModelConfig& config) {
+  const int64_t d = config.hidden_size, f = config.intermediate_size, v = config.vocab_size;
+  const int64_t q = config.q_size(), kv = config.kv_size();
+  const int64_t per_layer_projections = d * (q + 2 * kv)  // q, k, v
+                                        + q * d           // o
+                                        + 2 * d * f       // gate, up
+                                        + f * d;          // down
+  const int64_t per_layer_norms =
+      d + q + d + f;  // attn_norm, attn_sub_norm, ffn_norm, ffn_sub_norm
+  ParameterCounts counts;
+  counts.embedding = v * d * (config.tie_word_embeddings ? 1 : 2);
+  counts.projections = config.num_hidden_layers * per_layer_projections;
+  counts.non_embedding = counts.projections + config.num_hidden_layers * per_layer_norms + d;
+  return counts;
+}
+
+}  // namespace a48
