@@ -19,7 +19,8 @@ std::pair<char32_t, std::size_t> code_point_before(std::string_view text, std::s
 
 }  // namespace
 
-AddedTokenMatcher::AddedTokenMatcher() : word_char_(std::make_unique<RegexSplitter>(R"(\w)", false)) {}
+AddedTokenMatcher::AddedTokenMatcher()
+    : word_char_(std::make_unique<RegexSplitter>(R"(\w)", false)) {}
 AddedTokenMatcher::AddedTokenMatcher(AddedTokenMatcher&&) noexcept = default;
 AddedTokenMatcher& AddedTokenMatcher::operator=(AddedTokenMatcher&&) noexcept = default;
 AddedTokenMatcher::~AddedTokenMatcher() = default;
@@ -29,20 +30,24 @@ void AddedTokenMatcher::add(AddedToken token) {
   const auto index = static_cast<int32_t>(tokens_.size());
   Pass& pass = token.normalized ? normalized_pass_ : raw_pass_;
   auto& bucket = pass.by_first_byte[static_cast<unsigned char>(token.content[0])];
-  bucket.push_back(index);
+  // Longest first, so that the first hit in a bucket is the longest match.
+  const auto at = std::upper_bound(
+      bucket.begin(), bucket.end(), token.content.size(),
+      [&](std::size_t size, int32_t other) { return size > tokens_[other].content.size(); });
+  bucket.insert(at, index);
   tokens_.push_back(std::move(token));
-  std::stable_sort(bucket.begin(), bucket.end(), [&](int32_t a, int32_t b) {
-    return tokens_[a].content.size() > tokens_[b].content.size();
-  });
   pass.any = true;
 }
 
 void AddedTokenMatcher::split(std::string_view text, bool parse_special,
                               const std::function<void(std::string_view)>& on_text,
                               const std::function<void(int32_t)>& on_token) const {
-  split_pass(raw_pass_, text, parse_special, [&](std::string_view rest) {
-    split_pass(normalized_pass_, rest, parse_special, on_text, on_token);
-  }, on_token);
+  split_pass(
+      raw_pass_, text, parse_special,
+      [&](std::string_view rest) {
+        split_pass(normalized_pass_, rest, parse_special, on_text, on_token);
+      },
+      on_token);
 }
 
 bool AddedTokenMatcher::is_single_word_match(std::string_view text, std::size_t start,

@@ -54,8 +54,8 @@ class AddedTokenMatcher {
   bool is_single_word_match(std::string_view text, std::size_t start, std::size_t end) const;
 
   std::vector<AddedToken> tokens_;
-  Pass raw_pass_;         // normalized == false
-  Pass normalized_pass_;  // normalized == true
+  Pass raw_pass_;                             // normalized == false
+  Pass normalized_pass_;                      // normalized == true
   std::unique_ptr<RegexSplitter> word_char_;  // \w, for single_word
 };
 

@@ -52,7 +52,8 @@ void BpeModel::encode(std::string_view piece, std::vector<int32_t>& out, Scratch
   merge(piece, out, scratch);
   if (cacheable && scratch.cache.size() < kMaxCacheEntries) {
     const auto offset = static_cast<uint32_t>(scratch.cached_ids.size());
-    scratch.cached_ids.insert(scratch.cached_ids.end(), out.begin() + static_cast<std::ptrdiff_t>(first), out.end());
+    scratch.cached_ids.insert(scratch.cached_ids.end(),
+                              out.begin() + static_cast<std::ptrdiff_t>(first), out.end());
     scratch.cache.emplace(piece, std::pair{offset, static_cast<uint32_t>(out.size() - first)});
   }
 }

@@ -61,7 +61,7 @@ class BpeModel {
     std::vector<Symbol> symbols;
     std::vector<Candidate> heap;
     std::unordered_map<std::string, std::pair<uint32_t, uint32_t>, StringHash, std::equal_to<>>
-        cache;                       // piece -> (offset, count) in cached_ids
+        cache;  // piece -> (offset, count) in cached_ids
     std::vector<int32_t> cached_ids;
   };
 
@@ -77,7 +77,8 @@ class BpeModel {
     int32_t id;
   };
   static uint64_t pair_key(int32_t left, int32_t right) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
+    return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
+           static_cast<uint32_t>(right);
   }
   const Merge* find_merge(int32_t left, int32_t right) const;
 

@@ -60,12 +60,14 @@ class HfJsonLoader {
           type.type_name());
     return type.get<std::string>();
   }
-  int32_t token_id(const Json& value, std::string_view where) const {
-    check(value.is_number_integer(), "{}: {} must be an integer id, found {}", path_, where,
-          value.type_name());
+  // An id in [0, kMaxTokenId]; where() names the field, formatted only for the error.
+  template <class Where>
+  int32_t token_id(const Json& value, const Where& where) const {
+    if (!value.is_number_integer())
+      fail("{}: {} must be an integer id, found {}", path_, where(), value.type_name());
     const int64_t id = value.get<int64_t>();
-    check(id >= 0 && id <= kMaxTokenId, "{}: {} is {}, outside [0, {}]", path_, where, id,
-          kMaxTokenId);
+    if (id < 0 || id > kMaxTokenId)
+      fail("{}: {} is {}, outside [0, {}]", path_, where(), id, kMaxTokenId);
     return static_cast<int32_t>(id);
   }
 
@@ -104,7 +106,7 @@ class HfJsonLoader {
       check(entry.is_object(), "{}: {} must be an object, found {}", path_, where,
             entry.type_name());
       AddedToken token;
-      token.id = token_id(member(entry, "id", where + "."), where + ".id");
+      token.id = token_id(member(entry, "id", where + "."), [&] { return where + ".id"; });
       const Json& content = member(entry, "content", where + ".");
       check(content.is_string(), "{}: {}.content must be a string, found {}", path_, where,
             content.type_name());
@@ -126,7 +128,7 @@ class HfJsonLoader {
     vocab_ids_.reserve(vocab.size());
     impl_.bpe.reserve(vocab.size(), model.contains("merges") ? model["merges"].size() : 0);
     for (const auto& [text, value] : vocab.items()) {
-      const int32_t id = token_id(value, fmt::format("model.vocab[{:?}]", text));
+      const int32_t id = token_id(value, [&] { return fmt::format("model.vocab[{:?}]", text); });
       std::optional<std::string> bytes = byte_level_decode(text);
       if (!bytes) {
         // Outside the byte alphabet: only acceptable for an added token of that id, whose
@@ -138,11 +140,15 @@ class HfJsonLoader {
               path_, text, id);
         bytes = text;
       }
-      impl_.set_model_token(id, std::move(*bytes), fmt::format("{}: model.vocab[{:?}]", path_, text));
+      if (!impl_.set_model_token(id, std::move(*bytes)))
+        fail("{}: model.vocab[{:?}]: id {} is given to two tokens", path_, text, id);
       vocab_ids_.emplace(text, id);
     }
-    for (AddedToken& token : pending_added_)
-      impl_.set_added_token(std::move(token), fmt::format("{}: added_tokens", path_));
+    for (AddedToken& token : pending_added_) {
+      const int32_t id = token.id;
+      if (!impl_.set_added_token(std::move(token)))
+        fail("{}: added_tokens: id {} is given to two added tokens", path_, id);
+    }
   }
 
   int32_t vocab_id(std::string_view text, std::size_t rank) const {
@@ -215,7 +221,8 @@ class HfJsonLoader {
   // HF ByteLevel: optional prefix space, then the GPT-2 regex when use_regex (default true).
   PreTokenizerStage byte_level_stage(const Json& obj, std::string_view where) const {
     PreTokenizerStage stage;
-    stage.add_prefix_space = optional_bool(obj, "add_prefix_space", false, std::string(where) + ".");
+    stage.add_prefix_space =
+        optional_bool(obj, "add_prefix_space", false, std::string(where) + ".");
     if (optional_bool(obj, "use_regex", true, std::string(where) + "."))
       stage.regex = std::make_unique<RegexSplitter>(kGpt2Pattern, false);
     return stage;
@@ -227,8 +234,8 @@ class HfJsonLoader {
     check(pattern.is_object() && pattern.size() == 1 &&
               (pattern.contains("Regex") || pattern.contains("String")) &&
               pattern.begin()->is_string(),
-          "{}: {}.pattern must be {{\"Regex\": \"...\"}} or {{\"String\": \"...\"}}, found {}", path_,
-          w, pattern.dump());
+          "{}: {}.pattern must be {{\"Regex\": \"...\"}} or {{\"String\": \"...\"}}, found {}",
+          path_, w, pattern.dump());
     const Json& behavior = member(obj, "behavior", w + ".");
     check(behavior == "Isolated", "{}: {}.behavior {} is not supported (only Isolated)", path_, w,
           behavior.dump());

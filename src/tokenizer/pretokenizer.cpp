@@ -62,8 +62,8 @@ RegexSplitter::RegexSplitter(std::string_view pattern, bool literal) : code_(new
   PCRE2_SIZE error_offset = 0;
   // PCRE2_LITERAL allows no PCRE2_UCP (nor needs it: there are no classes to interpret).
   const uint32_t options = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
-  code_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                              options, &error_code, &error_offset, nullptr);
+  code_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options,
+                              &error_code, &error_offset, nullptr);
   check(code_->code != nullptr, "regex {:?}: {} at offset {}", code_->pattern,
         pcre2_message(error_code), error_offset);
   // JIT is an optimisation only: without it (not built in, or no executable memory) the

@@ -43,12 +43,16 @@ std::optional<std::string> base64_decode(std::string_view s) {
 }
 
 std::vector<std::string> llama3_special_tokens() {
-  std::vector<std::string> names = {
-      "<|begin_of_text|>",           "<|end_of_text|>",
-      "<|reserved_special_token_0|>", "<|reserved_special_token_1|>",
-      "<|reserved_special_token_2|>", "<|reserved_special_token_3|>",
-      "<|start_header_id|>",         "<|end_header_id|>",
-      "<|reserved_special_token_4|>", "<|eot_id|>"};
+  std::vector<std::string> names = {"<|begin_of_text|>",
+                                    "<|end_of_text|>",
+                                    "<|reserved_special_token_0|>",
+                                    "<|reserved_special_token_1|>",
+                                    "<|reserved_special_token_2|>",
+                                    "<|reserved_special_token_3|>",
+                                    "<|start_header_id|>",
+                                    "<|end_header_id|>",
+                                    "<|reserved_special_token_4|>",
+                                    "<|eot_id|>"};
   for (int i = 5; i < 251; ++i) names.push_back(fmt::format("<|reserved_special_token_{}|>", i));
   return names;  // 256
 }
@@ -86,7 +90,8 @@ Tokenizer Tokenizer::from_tiktoken_llama3(const std::filesystem::path& path) {
     }
     check(rank <= kMaxTokenId, "{}:{}: rank {} is too large", name, line_no, rank);
     check(!impl->bpe.find(*bytes), "{}:{}: the token is listed twice", name, line_no);
-    impl->set_model_token(static_cast<int32_t>(rank), *bytes, fmt::format("{}:{}", name, line_no));
+    check(impl->set_model_token(static_cast<int32_t>(rank), *bytes),
+          "{}:{}: id {} is given to two tokens", name, line_no, rank);
     tokens.emplace_back(*bytes, static_cast<int32_t>(rank));
   }
   const auto n_ranks = static_cast<int32_t>(tokens.size());
@@ -122,7 +127,8 @@ Tokenizer Tokenizer::from_tiktoken_llama3(const std::filesystem::path& path) {
     token.id = n_ranks + static_cast<int32_t>(i);
     token.special = true;
     token.normalized = false;
-    impl->set_added_token(std::move(token), name);
+    check(impl->set_added_token(std::move(token)), "{}: special token id {} is taken", name,
+          n_ranks + static_cast<int32_t>(i));
   }
   impl->assign_bos_eos();
   return Tokenizer(std::move(impl));

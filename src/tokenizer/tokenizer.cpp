@@ -10,7 +10,6 @@
 // given, override these (the CLI decides).
 #include "tokenizer/tokenizer.h"
 
-
 #include "core/error.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/tokenizer_impl.h"
@@ -18,34 +17,32 @@
 
 namespace a48 {
 
-void Tokenizer::Impl::set_model_token(int32_t id, std::string bytes, std::string_view what) {
-  check(id >= 0 && id <= kMaxTokenId, "{}: token id {} is out of range [0, {}]", what, id,
-        kMaxTokenId);
+bool Tokenizer::Impl::set_model_token(int32_t id, std::string bytes) {
   const auto index = static_cast<std::size_t>(id);
   if (index >= token_bytes.size()) {
     token_bytes.resize(index + 1);
     token_kind.resize(index + 1, TokenKind::kNone);
   }
-  check(token_kind[index] == TokenKind::kNone, "{}: id {} is given to two tokens", what, id);
+  if (token_kind[index] != TokenKind::kNone) return false;
   token_bytes[index] = bytes;
   token_kind[index] = TokenKind::kModel;
   bpe.add_token(std::move(bytes), id);
+  return true;
 }
 
-void Tokenizer::Impl::set_added_token(AddedToken token, std::string_view what) {
-  check(token.id >= 0 && token.id <= kMaxTokenId, "{}: token id {} is out of range [0, {}]", what,
-        token.id, kMaxTokenId);
+bool Tokenizer::Impl::set_added_token(AddedToken token) {
   const auto index = static_cast<std::size_t>(token.id);
   if (index >= token_bytes.size()) {
     token_bytes.resize(index + 1);
     token_kind.resize(index + 1, TokenKind::kNone);
   }
-  check(token_kind[index] == TokenKind::kNone || token_kind[index] == TokenKind::kModel,
-        "{}: id {} is given to two added tokens", what, token.id);
+  if (token_kind[index] == TokenKind::kAdded || token_kind[index] == TokenKind::kSpecial)
+    return false;
   // As HF decodes an added token: its content, even where the model vocabulary has the same id.
   token_bytes[index] = token.content;
   token_kind[index] = token.special ? TokenKind::kSpecial : TokenKind::kAdded;
   added.add(std::move(token));
+  return true;
 }
 
 std::optional<int32_t> Tokenizer::Impl::find(std::string_view token_text) const {
@@ -56,7 +53,8 @@ std::optional<int32_t> Tokenizer::Impl::find(std::string_view token_text) const 
 }
 
 void Tokenizer::Impl::assign_bos_eos() {
-  const auto first_of = [&](std::initializer_list<std::string_view> names) -> std::optional<int32_t> {
+  const auto first_of =
+      [&](std::initializer_list<std::string_view> names) -> std::optional<int32_t> {
     for (std::string_view name : names)
       if (const auto id = find(name)) return id;
     return std::nullopt;

@@ -25,7 +25,7 @@ class Tokenizer {
   ~Tokenizer();
 
   // parse_special: text such as "<|endoftext|>" becomes its special token instead of plain text.
-  // Does not add bos: callers decide.
+  // Does not add bos: callers decide. Throws a48::Error when text is not valid UTF-8.
   std::vector<int32_t> encode(std::string_view text, bool parse_special = true) const;
   // Concatenated token bytes; invalid UTF-8 is replaced by U+FFFD. Throws on ids out of range.
   std::string decode(std::span<const int32_t> ids) const;
@@ -33,6 +33,8 @@ class Tokenizer {
   const std::string& token_bytes(int32_t id) const;
 
   int32_t vocab_size() const;  // highest id + 1
+  // By name, the first token the tokenizer has of: <|begin_of_text|>, <s>, <|startoftext|>, <bos>,
+  // <|endoftext|> (bos); <|end_of_text|>, </s>, <|endoftext|>, <eos> (eos). See tokenizer.cpp.
   std::optional<int32_t> bos_id() const;
   std::optional<int32_t> eos_id() const;
   std::optional<int32_t> find(std::string_view token_text) const;  // by its tokenizer.json string

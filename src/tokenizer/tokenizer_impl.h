@@ -27,11 +27,12 @@ struct Tokenizer::Impl {
   std::optional<int32_t> bos_id;
   std::optional<int32_t> eos_id;
 
-  // Records the bytes of `id`, growing the tables; throws when the id is out of bounds or taken
-  // by another model token (`what` names the file and field for the message).
-  void set_model_token(int32_t id, std::string bytes, std::string_view what);
-  // Adds an added token (its bytes are its content); it may reuse a model token's id.
-  void set_added_token(AddedToken token, std::string_view what);
+  // Records the bytes of model token `id` (in [0, kMaxTokenId]: the loaders check), growing the
+  // tables. Returns false, changing nothing, when another model token has the id.
+  [[nodiscard]] bool set_model_token(int32_t id, std::string bytes);
+  // Adds an added token (its bytes are its content); it may take a model token's id. Returns
+  // false, changing nothing, when another added token has the id.
+  [[nodiscard]] bool set_added_token(AddedToken token);
   // The bos/eos rule (see tokenizer.cpp), run once by each loader after the tokens are in.
   void assign_bos_eos();
   std::optional<int32_t> find(std::string_view token_text) const;

@@ -1,9 +1,9 @@
 // GPT-2's byte <-> character alphabet.
+#include "tokenizer/byte_level.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
-
-#include "tokenizer/byte_level.h"
 
 namespace a48 {
 namespace {
@@ -31,9 +31,9 @@ TEST(ByteLevel, KnownCharacters) {
 }
 
 TEST(ByteLevel, RejectsCharactersOutsideTheAlphabet) {
-  EXPECT_FALSE(byte_level_decode(" ").has_value());         // raw space is not in the alphabet
+  EXPECT_FALSE(byte_level_decode(" ").has_value());             // raw space is not in the alphabet
   EXPECT_FALSE(byte_level_decode("\xE2\x96\x81").has_value());  // SentencePiece's '▁'
-  EXPECT_FALSE(byte_level_decode("\xFF").has_value());      // not UTF-8 at all
+  EXPECT_FALSE(byte_level_decode("\xFF").has_value());          // not UTF-8 at all
 }
 
 }  // namespace

@@ -11,22 +11,34 @@ using Ids = std::vector<int32_t>;
 using nlohmann::json;
 
 // Vocabulary: a b c d Ġ(space) and merges ranked
-//   0: "b c" -> bc(6)   1: "a b" -> ab(5)   2: "ab c" -> abc(7)   3: "Ġ a" -> Ġa(8)   4: "c d" -> cd(9)
-//   5: "a a" -> aa(11); id 10 has no token.
+//   0: "b c" -> bc(6)   1: "a b" -> ab(5)   2: "ab c" -> abc(7)   3: "Ġ a" -> Ġa(8)   4: "c d" ->
+//   cd(9) 5: "a a" -> aa(11); id 10 has no token.
 json hand_made(bool merges_as_arrays = false) {
-  json vocab = {{"a", 0}, {"b", 1}, {"c", 2}, {"d", 3}, {"\xC4\xA0", 4}, {"ab", 5},
-                {"bc", 6}, {"abc", 7}, {"\xC4\xA0" "a", 8}, {"cd", 9}, {"aa", 11}};
+  json vocab = {{"a", 0},
+                {"b", 1},
+                {"c", 2},
+                {"d", 3},
+                {"\xC4\xA0", 4},
+                {"ab", 5},
+                {"bc", 6},
+                {"abc", 7},
+                {"\xC4\xA0"
+                 "a",
+                 8},
+                {"cd", 9},
+                {"aa", 11}};
   const std::vector<std::pair<std::string, std::string>> pairs = {
       {"b", "c"}, {"a", "b"}, {"ab", "c"}, {"\xC4\xA0", "a"}, {"c", "d"}, {"a", "a"}};
   json merges = json::array();
   for (const auto& [l, r] : pairs)
     merges.push_back(merges_as_arrays ? json::array({l, r}) : json(l + " " + r));
-  return {{"version", "1.0"},
-          {"added_tokens", json::array()},
-          {"normalizer", nullptr},
-          {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
-          {"decoder", {{"type", "ByteLevel"}}},
-          {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}, {"ignore_merges", false}}}};
+  return {
+      {"version", "1.0"},
+      {"added_tokens", json::array()},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
+      {"decoder", {{"type", "ByteLevel"}}},
+      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}, {"ignore_merges", false}}}};
 }
 
 Tokenizer load(const json& doc, const std::string& name) {
@@ -60,17 +72,26 @@ TEST(HandMade, IgnoreMergesTakesWholeTokens) {
   json doc = hand_made();
   doc["model"]["ignore_merges"] = true;
   const Tokenizer tok = load(doc, "ignore_merges.json");
-  EXPECT_EQ(tok.encode("abc"), (Ids{7}));        // "abc" is a token: no merging at all
+  EXPECT_EQ(tok.encode("abc"), (Ids{7}));         // "abc" is a token: no merging at all
   EXPECT_EQ(tok.encode("abcd"), (Ids{0, 6, 3}));  // "abcd" is not: merges as before
 }
 
 TEST(HandMade, AddedTokenOptions) {
   json doc = hand_made();
-  doc["added_tokens"] = json::array(
-      {{{"id", 20}, {"content", "<m>"}, {"special", true}, {"lstrip", true}, {"rstrip", true},
-        {"single_word", false}, {"normalized", false}},
-       {{"id", 21}, {"content", "dd"}, {"special", false}, {"lstrip", false}, {"rstrip", false},
-        {"single_word", true}, {"normalized", true}}});
+  doc["added_tokens"] = json::array({{{"id", 20},
+                                      {"content", "<m>"},
+                                      {"special", true},
+                                      {"lstrip", true},
+                                      {"rstrip", true},
+                                      {"single_word", false},
+                                      {"normalized", false}},
+                                     {{"id", 21},
+                                      {"content", "dd"},
+                                      {"special", false},
+                                      {"lstrip", false},
+                                      {"rstrip", false},
+                                      {"single_word", true},
+                                      {"normalized", true}}});
   const Tokenizer tok = load(doc, "added.json");
   EXPECT_EQ(tok.vocab_size(), 22);  // highest id + 1; ids 10, 12..19 have no token
   // lstrip/rstrip: "<m>" takes the spaces on both sides -> "ab" <m> "c".
@@ -80,8 +101,8 @@ TEST(HandMade, AddedTokenOptions) {
   EXPECT_THROW(tok.encode("ab <m> c", false), Error);
   // single_word: "dd" only where no word character touches it.
   EXPECT_EQ(tok.encode("ab dd a"), (Ids{5, 4, 21, 8}));  // "ab", " " | dd | " a" -> Ġa
-  EXPECT_EQ(tok.encode("add"), (Ids{0, 3, 3}));           // 'a' touches it: plain BPE
-  EXPECT_EQ(tok.encode("ddc"), (Ids{3, 3, 2}));           // 'c' touches it
+  EXPECT_EQ(tok.encode("add"), (Ids{0, 3, 3}));          // 'a' touches it: plain BPE
+  EXPECT_EQ(tok.encode("ddc"), (Ids{3, 3, 2}));          // 'c' touches it
   EXPECT_TRUE(tok.is_special(20));
   EXPECT_FALSE(tok.is_special(21));
   EXPECT_FALSE(tok.is_special(5));
@@ -110,7 +131,9 @@ TEST(HandMade, PrefixSpaceAndSplitSequence) {
   doc["pre_tokenizer"] = {
       {"type", "Sequence"},
       {"pretokenizers",
-       json::array({{{"type", "Split"}, {"pattern", {{"String", "c"}}}, {"behavior", "Isolated"},
+       json::array({{{"type", "Split"},
+                     {"pattern", {{"String", "c"}}},
+                     {"behavior", "Isolated"},
                      {"invert", false}},
                     {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}})}};
   EXPECT_EQ(load(doc, "split.json").encode("abcab"), (Ids{5, 2, 5}));
@@ -121,7 +144,8 @@ TEST(HandMade, TiktokenRanks) {
   const std::string file = tiny_tiktoken_file({"ab", "bc", "abc", "cd", "aa"});
   const Tokenizer tok = Tokenizer::from_tiktoken_llama3(write_temp_file("tiny.tiktoken", file));
   EXPECT_EQ(tok.vocab_size(), 261 + 256);
-  // "abcd": (a,b)->ab 256 beats (b,c)->bc 257 -> [ab c d]; (ab,c)->abc 258 beats (c,d) 259 -> [abc d].
+  // "abcd": (a,b)->ab 256 beats (b,c)->bc 257 -> [ab c d]; (ab,c)->abc 258 beats (c,d) 259 -> [abc
+  // d].
   EXPECT_EQ(tok.encode("abcd"), (Ids{258, 'd'}));
   // LLaMA-3 pre-tokenizer: "abcd abcd" -> "abcd" " abcd"; " a" is no token.
   EXPECT_EQ(tok.encode("abcd abcd"), (Ids{258, 'd', ' ', 258, 'd'}));

@@ -12,11 +12,12 @@ using ::testing::HasSubstr;
 
 json minimal() {
   const json vocab = {{"a", 0}, {"b", 1}, {"ab", 2}};
-  return {{"added_tokens", json::array()},
-          {"normalizer", nullptr},
-          {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
-          {"decoder", {{"type", "ByteLevel"}}},
-          {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array({"a b"})}}}};
+  return {
+      {"added_tokens", json::array()},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
+      {"decoder", {{"type", "ByteLevel"}}},
+      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array({"a b"})}}}};
 }
 
 // Loads `content` and returns the a48::Error's message ("" if it loaded).
@@ -86,9 +87,11 @@ TEST(Hostile, MissingOrUnsupportedParts) {
 TEST(Hostile, BadMerges) {
   json doc = minimal();
   doc["model"]["merges"] = json::array({"a b", "a zz"});
-  EXPECT_THAT(json_error(doc), HasSubstr("model.merges[1] uses \"zz\", which is not in model.vocab"));
+  EXPECT_THAT(json_error(doc),
+              HasSubstr("model.merges[1] uses \"zz\", which is not in model.vocab"));
   doc["model"]["merges"] = json::array({"b a"});  // "ba" is not a token
-  EXPECT_THAT(json_error(doc), HasSubstr("model.merges[0] makes \"ba\", which is not in model.vocab"));
+  EXPECT_THAT(json_error(doc),
+              HasSubstr("model.merges[0] makes \"ba\", which is not in model.vocab"));
   doc["model"]["merges"] = json::array({"a  b"});
   EXPECT_THAT(json_error(doc), HasSubstr("model.merges[0]"));
   doc["model"]["merges"] = json::array({"ab"});
@@ -126,7 +129,8 @@ TEST(Hostile, WrongTypesAndIds) {
   EXPECT_THAT(json_error(doc), HasSubstr("added_tokens[0].id is missing"));
   doc["added_tokens"] = json::array({{{"id", 5}, {"content", "<x>"}, {"special", "yes"}}});
   EXPECT_THAT(json_error(doc), HasSubstr("added_tokens[0].special must be true or false"));
-  doc["added_tokens"] = json::array({{{"id", 5}, {"content", "<x>"}}, {{"id", 5}, {"content", "<y>"}}});
+  doc["added_tokens"] =
+      json::array({{{"id", 5}, {"content", "<x>"}}, {{"id", 5}, {"content", "<y>"}}});
   EXPECT_THAT(json_error(doc), HasSubstr("id 5 is given to two added tokens"));
   doc = minimal();
   doc["model"] = "BPE";
@@ -136,11 +140,12 @@ TEST(Hostile, WrongTypesAndIds) {
 TEST(Hostile, BadPreTokenizers) {
   json doc = minimal();
   const json byte_level = {{"type", "ByteLevel"}, {"use_regex", false}};
-  doc["pre_tokenizer"] = {{"type", "Sequence"},
-                          {"pretokenizers", json::array({{{"type", "Split"},
-                                                          {"pattern", {{"Regex", "(unclosed"}}},
-                                                          {"behavior", "Isolated"}},
-                                                         byte_level})}};
+  doc["pre_tokenizer"] = {
+      {"type", "Sequence"},
+      {"pretokenizers",
+       json::array(
+           {{{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}},
+            byte_level})}};
   EXPECT_THAT(json_error(doc), HasSubstr("pre_tokenizer.pretokenizers[0].pattern"));
   EXPECT_THAT(json_error(doc), HasSubstr("missing closing parenthesis"));  // PCRE2's message
   doc["pre_tokenizer"]["pretokenizers"][0]["pattern"] = {{"Regex", "\\s+"}};
@@ -149,8 +154,8 @@ TEST(Hostile, BadPreTokenizers) {
   doc["pre_tokenizer"]["pretokenizers"][0]["behavior"] = "Isolated";
   doc["pre_tokenizer"]["pretokenizers"][0]["pattern"] = {{"Glob", "*"}};
   EXPECT_THAT(json_error(doc), HasSubstr("pattern must be"));
-  doc["pre_tokenizer"]["pretokenizers"] =
-      json::array({byte_level, {{"type", "Split"}, {"pattern", {{"Regex", "x"}}}, {"behavior", "Isolated"}}});
+  doc["pre_tokenizer"]["pretokenizers"] = json::array(
+      {byte_level, {{"type", "Split"}, {"pattern", {{"Regex", "x"}}}, {"behavior", "Isolated"}}});
   EXPECT_THAT(json_error(doc), HasSubstr("is ByteLevel but not the last"));
   doc["pre_tokenizer"]["pretokenizers"] =
       json::array({{{"type", "Split"}, {"pattern", {{"Regex", "x"}}}, {"behavior", "Isolated"}}});
@@ -175,7 +180,8 @@ TEST(Hostile, BadTiktokenFiles) {
   EXPECT_EQ(tiktoken_error(good), "");
   EXPECT_THAT(tiktoken_error(""), HasSubstr("no tokens"));
   EXPECT_THAT(tiktoken_error(good + "YWJj\n"), HasSubstr(":258: expected"));
-  EXPECT_THAT(tiktoken_error(good + "Y!Jj 257\n"), HasSubstr(":258: the token is not valid base64"));
+  EXPECT_THAT(tiktoken_error(good + "Y!Jj 257\n"),
+              HasSubstr(":258: the token is not valid base64"));
   EXPECT_THAT(tiktoken_error(good + "YWJj x\n"), HasSubstr(":258: bad rank"));
   EXPECT_THAT(tiktoken_error(good + "YWI= 257\n"), HasSubstr(":258: the token is listed twice"));
   EXPECT_THAT(tiktoken_error(good + "YWJj 256\n"), HasSubstr("id 256 is given to two tokens"));
@@ -184,7 +190,9 @@ TEST(Hostile, BadTiktokenFiles) {
   std::string missing;
   int rank = 0;
   for (int b = 0; b < 256; ++b)
-    if (b != 'A') missing += base64_encode(std::string(1, static_cast<char>(b))) + " " + std::to_string(rank++) + "\n";
+    if (b != 'A')
+      missing +=
+          base64_encode(std::string(1, static_cast<char>(b))) + " " + std::to_string(rank++) + "\n";
   EXPECT_THAT(tiktoken_error(missing), HasSubstr("byte 0x41 has no token"));
 }
 

@@ -29,7 +29,7 @@ TEST(RoundTrip, ByteTokensSplittingCharacters) {
   for (const Tokenizer* tok : committed_tokenizers()) {
     const auto b = [&](uint8_t x) { return byte_token(*tok, x); };
     EXPECT_EQ(tok->decode(Ids{b(0xE2), b(0x82), b(0xAC)}), "\xE2\x82\xAC");  // "€" from 3 tokens
-    EXPECT_EQ(tok->decode(Ids{b(0xE2), b(0x82), b('a')}), kFffd + "a");   // cut short
+    EXPECT_EQ(tok->decode(Ids{b(0xE2), b(0x82), b('a')}), kFffd + "a");      // cut short
     EXPECT_EQ(tok->decode(Ids{b(0xFF), b(0xC0), b(0xAF)}), kFffd + kFffd + kFffd);
     EXPECT_EQ(tok->decode(Ids{b(0xF0), b(0x9F), b(0xA6)}), kFffd);  // 🦙 missing its last byte
     EXPECT_EQ(tok->token_bytes(b(0xE2)), "\xE2");
@@ -44,9 +44,10 @@ TEST(RoundTrip, ByteTokensSplittingCharacters) {
 // Random valid UTF-8 from scripts that exercise every regex branch.
 std::string random_text(std::mt19937& rng, std::size_t n_chars) {
   static const std::vector<std::pair<char32_t, char32_t>> ranges = {
-      {'a', 'z'}, {'A', 'Z'}, {'0', '9'}, {' ', ' '}, {' ', ' '}, {'\n', '\n'}, {'\t', '\r'},
-      {'!', '/'}, {'\'', '\''}, {0xC0, 0x17F}, {0x300, 0x36F}, {0x400, 0x4FF}, {0x4E00, 0x4FFF},
-      {0x3000, 0x3003}, {0x2000, 0x200F}, {0x1F300, 0x1F64F}, {0xE000, 0xE00F}, {0x10000, 0x10FFFF}};
+      {'a', 'z'},         {'A', 'Z'},       {'0', '9'},         {' ', ' '},       {' ', ' '},
+      {'\n', '\n'},       {'\t', '\r'},     {'!', '/'},         {'\'', '\''},     {0xC0, 0x17F},
+      {0x300, 0x36F},     {0x400, 0x4FF},   {0x4E00, 0x4FFF},   {0x3000, 0x3003}, {0x2000, 0x200F},
+      {0x1F300, 0x1F64F}, {0xE000, 0xE00F}, {0x10000, 0x10FFFF}};
   std::string out;
   for (std::size_t i = 0; i < n_chars; ++i) {
     const auto& [lo, hi] = ranges[rng() % ranges.size()];
@@ -91,7 +92,8 @@ TEST(RoundTrip, EncodeSpeedOneMegabyte) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "timings under AddressSanitizer mean nothing";
 #endif
-  const std::string all = read_text_file(shared_data_dir() / "small-corpora" / "tinyshakespeare.txt");
+  const std::string all =
+      read_text_file(shared_data_dir() / "small-corpora" / "tinyshakespeare.txt");
   const std::string text = all.substr(0, 1'000'000);
   std::vector<std::pair<const char*, const Tokenizer*>> tokenizers = {
       {"gpt2", &gpt2_tokenizer()}, {"a48_8k", &a48_tokenizer()}, {"llama3", &llama3_tokenizer()}};

@@ -32,8 +32,8 @@ inline std::filesystem::path shared_tokenizers_dir() { return shared_data_dir() 
 
 // A file in a per-process temporary folder, for hand-made and hostile tokenizer files.
 inline std::filesystem::path write_temp_file(const std::string& name, const std::string& content) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("a48_test_tokenizer_" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("a48_test_tokenizer_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const auto path = dir / name;
   std::ofstream(path, std::ios::binary) << content;
@@ -49,7 +49,8 @@ struct VectorCase {
 
 // tests/tokenizer/data/<name>.expected.json, written by tools/make_tokenizer_vectors.py.
 inline std::vector<VectorCase> load_expected(const std::string& name) {
-  const auto doc = nlohmann::json::parse(read_text_file(tokenizer_data_dir() / (name + ".expected.json")));
+  const auto doc =
+      nlohmann::json::parse(read_text_file(tokenizer_data_dir() / (name + ".expected.json")));
   std::vector<VectorCase> cases;
   for (const auto& c : doc.at("cases"))
     cases.push_back({c.at("text").get<std::string>(), c.at("ids").get<std::vector<int32_t>>(),
@@ -77,7 +78,8 @@ inline std::string tiny_tiktoken_file(const std::vector<std::string>& merged) {
   for (int b = 0; b < 256; ++b)
     file += base64_encode(std::string(1, static_cast<char>(b))) + " " + std::to_string(b) + "\n";
   int rank = 256;
-  for (const std::string& t : merged) file += base64_encode(t) + " " + std::to_string(rank++) + "\n";
+  for (const std::string& t : merged)
+    file += base64_encode(t) + " " + std::to_string(rank++) + "\n";
   return file;
 }
 

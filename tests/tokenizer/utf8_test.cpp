@@ -1,11 +1,12 @@
 // UTF-8 repair (U+FFFD per maximal ill-formed subpart, as Python's errors="replace") and the
 // streaming decoder that holds back characters split across tokens.
+#include "tokenizer/utf8.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/utf8.h"
 
 namespace a48 {
 namespace {
@@ -26,8 +27,8 @@ TEST(Utf8, NextClassifiesByTable37) {
   EXPECT_EQ(utf8_next("\xE2\x82", 0).length, 2u);
   EXPECT_EQ(utf8_next("\xE2(", 0).status, Utf8Status::kInvalid);
   EXPECT_EQ(utf8_next("\xE2(", 0).length, 1u);
-  EXPECT_EQ(utf8_next("\xC0\xAF", 0).status, Utf8Status::kInvalid);  // overlong '/'
-  EXPECT_EQ(utf8_next("\xED\xA0\x80", 0).length, 1u);                // surrogate U+D800
+  EXPECT_EQ(utf8_next("\xC0\xAF", 0).status, Utf8Status::kInvalid);          // overlong '/'
+  EXPECT_EQ(utf8_next("\xED\xA0\x80", 0).length, 1u);                        // surrogate U+D800
   EXPECT_EQ(utf8_next("\xF4\x90\x80\x80", 0).status, Utf8Status::kInvalid);  // > U+10FFFF
   EXPECT_EQ(utf8_next("\xF4\x8F\xBF\xBF", 0).status, Utf8Status::kValid);    // U+10FFFF
 }
@@ -35,9 +36,13 @@ TEST(Utf8, NextClassifiesByTable37) {
 TEST(Utf8, SanitizeReplacesMaximalSubparts) {
   EXPECT_EQ(utf8_sanitize("plain ascii"), "plain ascii");
   EXPECT_EQ(utf8_sanitize("caf\xC3\xA9"), "caf\xC3\xA9");
-  EXPECT_EQ(utf8_sanitize("\xFF" "a"), kFffd + "a");
-  EXPECT_EQ(utf8_sanitize("\xE2\x82" "a"), kFffd + "a");  // E2 82 is one maximal subpart
-  EXPECT_EQ(utf8_sanitize("\xE2\x82"), kFffd);            // truncated at the end
+  EXPECT_EQ(utf8_sanitize("\xFF"
+                          "a"),
+            kFffd + "a");
+  EXPECT_EQ(utf8_sanitize("\xE2\x82"
+                          "a"),
+            kFffd + "a");                       // E2 82 is one maximal subpart
+  EXPECT_EQ(utf8_sanitize("\xE2\x82"), kFffd);  // truncated at the end
   EXPECT_EQ(utf8_sanitize("\xED\xA0\x80"), kFffd + kFffd + kFffd);
   EXPECT_EQ(utf8_sanitize("\xC0\xAF"), kFffd + kFffd);
   EXPECT_EQ(utf8_sanitize("\xF4\x90\x80\x80"), kFffd + kFffd + kFffd + kFffd);
@@ -49,7 +54,10 @@ TEST(Utf8, StreamDecoderHoldsBackSplitCharacters) {
   Utf8StreamDecoder d;
   EXPECT_EQ(d.push("a\xE2"), "a");
   EXPECT_EQ(d.push("\x82"), "");
-  EXPECT_EQ(d.push("\xAC" "b\xF0\x9F"), "\xE2\x82\xAC" "b");
+  EXPECT_EQ(d.push("\xAC"
+                   "b\xF0\x9F"),
+            "\xE2\x82\xAC"
+            "b");
   EXPECT_EQ(d.push("\xA6"), "");
   EXPECT_EQ(d.push("\x99"), "\xF0\x9F\xA6\x99");
   EXPECT_EQ(d.flush(), "");
@@ -61,19 +69,20 @@ TEST(Utf8, StreamDecoderReplacesInvalidBytes) {
   EXPECT_EQ(d.push("\xE2\x82"), "");
   EXPECT_EQ(d.push("a"), kFffd + "a");  // the held-back E2 82 turned out to be ill-formed
   EXPECT_EQ(d.push("\xF0\x9F"), "");
-  EXPECT_EQ(d.flush(), kFffd);           // cut off for good
+  EXPECT_EQ(d.flush(), kFffd);  // cut off for good
   EXPECT_EQ(d.flush(), "");
 }
 
 TEST(Utf8, StreamingEqualsWholeOnRandomBytes) {
   std::mt19937 rng(1234);
   // Bytes drawn mostly from UTF-8-looking values so that valid, truncated and invalid all occur.
-  const unsigned char pool[] = {'a', ' ', 0xC3, 0xA9, 0xE2, 0x82, 0xAC, 0xF0, 0x9F, 0xA6,
+  const unsigned char pool[] = {'a',  ' ',  0xC3, 0xA9, 0xE2, 0x82, 0xAC, 0xF0, 0x9F, 0xA6,
                                 0x99, 0x80, 0xBF, 0xC0, 0xED, 0xA0, 0xF4, 0x90, 0xFF};
   for (std::size_t n : {1u, 7u, 31u, 33u, 257u}) {
     for (int trial = 0; trial < 20; ++trial) {
       std::string bytes;
-      for (std::size_t i = 0; i < n; ++i) bytes.push_back(static_cast<char>(pool[rng() % sizeof pool]));
+      for (std::size_t i = 0; i < n; ++i)
+        bytes.push_back(static_cast<char>(pool[rng() % sizeof pool]));
       const std::string whole = utf8_sanitize(bytes);
       EXPECT_FALSE(utf8_find_invalid(whole).has_value());
       Utf8StreamDecoder d;

@@ -51,19 +51,16 @@ TEST(TokenizerVectors, Llama3StyleJsonMatchesHf) {
 }
 TEST(TokenizerVectors, A48DefaultMatchesHf) { check_against_expected(a48_tokenizer(), "a48_8k"); }
 
-TEST(TokenizerVectors, Llama3TiktokenMatchesHf) {
+// One test for both sets: each test runs in its own process, and LLaMA-3 takes a while to load.
+TEST(TokenizerVectors, Llama3TiktokenMatchesHfAndLlamaCpp) {
   A48_REQUIRE_SHARED_DATA();
   check_against_expected(llama3_tokenizer(), "llama3");
+  check_against_llama_cpp(llama3_tokenizer(), "ggml-vocab-llama-bpe.gguf");
 }
 
 TEST(TokenizerVectors, Gpt2MatchesLlamaCpp) {
   A48_REQUIRE_SHARED_DATA();
   check_against_llama_cpp(gpt2_tokenizer(), "ggml-vocab-gpt-2.gguf");
-}
-
-TEST(TokenizerVectors, Llama3MatchesLlamaCpp) {
-  A48_REQUIRE_SHARED_DATA();
-  check_against_llama_cpp(llama3_tokenizer(), "ggml-vocab-llama-bpe.gguf");
 }
 
 TEST(TokenizerVectors, Llama3SpecialTokens) {
@@ -128,7 +125,8 @@ TEST(TokenizerVectors, ParseSpecial) {
 
 TEST(TokenizerVectors, RoundTripShakespeare) {
   A48_REQUIRE_SHARED_DATA();
-  const std::string all = read_text_file(shared_data_dir() / "small-corpora" / "tinyshakespeare.txt");
+  const std::string all =
+      read_text_file(shared_data_dir() / "small-corpora" / "tinyshakespeare.txt");
   const std::string slice = all.substr(100000, 20000);
   for (const Tokenizer* tok : {&gpt2_tokenizer(), &a48_tokenizer(), &llama3_tokenizer()}) {
     const Ids ids = tok->encode(slice);
