@@ -22,6 +22,9 @@ int run(int argc, char** argv) {
   register_sparsity(app);
   register_info(app);
   register_init(app);
+  register_train(app);
+  register_tokenize(app);
+  register_export(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

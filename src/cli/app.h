@@ -16,5 +16,8 @@ void register_perplexity(CLI::App& app);
 void register_sparsity(CLI::App& app);
 void register_info(CLI::App& app);
 void register_init(CLI::App& app);
+void register_train(CLI::App& app);
+void register_tokenize(CLI::App& app);
+void register_export(CLI::App& app);
 
 }  // namespace a48::cli
