@@ -127,7 +127,7 @@ class Model(torch.nn.Module):
         for blk in self.blocks:
             x = blk(x, cos, sin)
         logits = F.linear(self.norm(x), self.embed.weight)
-        return F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.view(-1))
+        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
 def bench(model, opt, c, batch, seq, steps, warmup, dtype):

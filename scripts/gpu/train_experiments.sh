@@ -4,14 +4,21 @@
 # "name:config:scheme"), exports each final model, and leaves metrics and models in $OUT.
 #   RUNS="fp:configs/docs-25m-fp.json:fp b158:configs/docs-25m.json:b1.58 a48:configs/docs-25m.json:a4.8"
 #   TOKENS=... overrides total_tokens for every run.
+# The device image lacks a48's build dependencies (pcre2): pass a binary built here with the same
+# CUDA and the folder of the libraries it needs (A48_BIN=build/gpu-run/a48 A48_LIB_DIR=build/gpu-run),
+# else it builds from source.
 set -euo pipefail
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
-cmake -S . -B build/gpu -G Ninja -DA48_CUDA=ON -DA48_BUILD_TESTS=OFF -DA48_BUILD_BENCH=OFF >/dev/null
-ninja -C build/gpu a48 >/dev/null
-a48=build/gpu/bin/a48
+a48=${A48_BIN:-}
+if [ -z "$a48" ]; then
+  cmake -S . -B build/gpu -G Ninja -DA48_CUDA=ON -DA48_BUILD_TESTS=OFF -DA48_BUILD_BENCH=OFF >/dev/null
+  ninja -C build/gpu a48 >/dev/null
+  a48=build/gpu/bin/a48
+fi
+export LD_LIBRARY_PATH="${A48_LIB_DIR:+$PWD/$A48_LIB_DIR:}/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 mkdir -p data-cache
-$a48 tokenize --no-progress -o data-cache/docs-train.tok data-cache/corpus/train.txt.xz
-$a48 tokenize --no-progress -o data-cache/docs-valid.tok data-cache/corpus/valid.txt.xz
+[ -f data-cache/docs-train.tok ] || $a48 tokenize --no-progress -o data-cache/docs-train.tok data-cache/corpus/train.txt.xz
+[ -f data-cache/docs-valid.tok ] || $a48 tokenize --no-progress -o data-cache/docs-valid.tok data-cache/corpus/valid.txt.xz
 
 pids=()
 for run in $RUNS; do

@@ -1,6 +1,6 @@
 // `a48 init`: writes a randomly initialised model directory (config.json, model.safetensors,
-// tokenizer.json, and an UNTRAINED marker). The build uses it for the stand-in default model;
-// tests and benchmarks use it for models of a given shape.
+// tokenizer.json, and an UNTRAINED marker): tests and benchmarks use it for models of a given
+// shape.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 

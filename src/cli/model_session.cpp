@@ -13,7 +13,7 @@ namespace a48::cli {
 
 namespace fs = std::filesystem;
 
-// A file of this name marks a model directory as the build's random stand-in.
+// A file of this name marks a model directory as random (written by `a48 init`).
 constexpr const char* kUntrainedMarker = "UNTRAINED";
 
 void add_model_options(CLI::App& command, ModelOptions& options) {
@@ -30,8 +30,7 @@ void add_model_options(CLI::App& command, ModelOptions& options) {
 
 fs::path default_model_dir() {
   if (const char* env = std::getenv("A48_MODEL"); env && *env) return env;
-  if (fs::exists(fs::path(A48_DEFAULT_MODEL_DIR) / "config.json")) return A48_DEFAULT_MODEL_DIR;
-  return A48_BUILD_MODEL_DIR;
+  return A48_DEFAULT_MODEL_DIR;
 }
 
 std::optional<int32_t> ModelSession::bos_id() const {
@@ -53,7 +52,7 @@ std::vector<int32_t> ModelSession::tokenize(const std::string& text, bool add_bo
 ModelSession open_model(const ModelOptions& options) {
   const fs::path dir = options.model_dir.empty() ? default_model_dir() : fs::path(options.model_dir);
   check(fs::is_directory(dir), "model directory {} does not exist{}", dir.string(),
-        options.model_dir.empty() ? " (build a48 first: it creates the default model)" : "");
+        options.model_dir.empty() ? " (the embedded default model: is the checkout complete?)" : "");
   const fs::path tokenizer_path = dir / "tokenizer.json";
   check(fs::exists(tokenizer_path), "{} has no tokenizer.json", dir.string());
 
@@ -74,8 +73,7 @@ ModelSession open_model(const ModelOptions& options) {
         config.vocab_size);
   if (session.untrained) {
     fmt::print(stderr,
-               "a48: note: {} is an untrained random model made by the build (no trained model "
-               "ships yet); its output is noise.\n",
+               "a48: note: {} is an untrained random model (a48 init); its output is noise.\n",
                dir.string());
   }
   return session;

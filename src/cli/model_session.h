@@ -29,7 +29,7 @@ struct ModelSession {
   std::filesystem::path dir;
   Model model;
   Tokenizer tokenizer;
-  bool untrained = false;  // the build's random stand-in, not a trained model
+  bool untrained = false;  // a random model made by `a48 init`, not a trained one
 
   std::optional<int32_t> bos_id() const;  // config's, else the tokenizer's
   std::optional<int32_t> eos_id() const;
@@ -37,11 +37,11 @@ struct ModelSession {
   std::vector<int32_t> tokenize(const std::string& text, bool add_bos) const;
 };
 
-// The directory used when --model is absent: $A48_MODEL, else the repo's trained default
-// (models/default), else the random stand-in the build made (build/default-model).
+// The directory used when --model is absent: $A48_MODEL, else the embedded default model that
+// a48 trained itself (models/default).
 std::filesystem::path default_model_dir();
 
-// Loads and applies overrides; prints a one-line notice on stderr for the untrained stand-in.
+// Loads and applies overrides; prints a one-line notice on stderr for untrained models.
 ModelSession open_model(const ModelOptions& options);
 
 std::string read_text_file(const std::filesystem::path& path);  // throws a48::Error naming it

@@ -1,5 +1,5 @@
 // Model weights: eq. 2's ternary quantization of latent weights, parameter counts (Table 2) and the
-// seeded random models used by tests, benchmarks and the stand-in default model.
+// seeded random models used by tests and benchmarks.
 #include "model/weights.h"
 
 #include <cmath>

@@ -50,7 +50,7 @@ struct Model {
 };
 
 // A model of `config`'s shape with seeded random weights (latent ~ N(0, 0.02), norms ~ 1 +- 0.1);
-// used by tests, benchmarks and the build's stand-in default model.
+// used by tests and benchmarks (`a48 init`).
 Model make_random_model(const ModelConfig& config, uint64_t seed);
 
 // Parameter counts (Table 2 counts non-embedding parameters).
