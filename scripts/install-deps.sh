@@ -5,6 +5,7 @@ packages=(
   cmake ninja-build g++ pkg-config xz-utils  # build
   libgtest-dev libgmock-dev libbenchmark-dev  # tests, microbenchmarks
   nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev  # JSON, CLI, formatting, tokenizer regex
+  libssl-dev  # libcrypto SHA-256 (tokenizer fingerprints in token shards)
   liblzma-dev  # reading .xz corpora (a48 tokenize)
 )
 missing=()
