@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "model/config.h"
+
 namespace a48 {
 
 struct Batch {
@@ -11,5 +13,10 @@ struct Batch {
   std::vector<int32_t> inputs;   // [n_seqs, seq_len]
   std::vector<int32_t> targets;  // [n_seqs, seq_len]; -1 = not scored (ignored by the loss)
 };
+
+// Checks the batch's shape and ids against the model (inputs in [0, V), targets in [-1, V),
+// seq_len <= max_position_embeddings) and returns the number of scored targets (> 0); throws
+// a48::Error naming the sequence and position of a bad id.
+int64_t validate_batch(const ModelConfig& config, const Batch& batch);
 
 }  // namespace a48

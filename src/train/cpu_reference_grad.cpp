@@ -10,45 +10,13 @@
 
 namespace a48 {
 
-namespace {
-
-// Checks the batch against the model and returns the number of scored targets (> 0).
-int64_t check_batch(const ModelConfig& c, const Batch& batch) {
-  check(batch.n_seqs > 0 && batch.seq_len > 0, "training batch: shape [{}, {}] must be positive",
-        batch.n_seqs, batch.seq_len);
-  check(batch.seq_len <= c.max_position_embeddings,
-        "training batch: seq_len {} exceeds max_position_embeddings {}", batch.seq_len,
-        c.max_position_embeddings);
-  const int64_t n = batch.n_seqs * batch.seq_len;
-  check(static_cast<int64_t>(batch.inputs.size()) == n &&
-            static_cast<int64_t>(batch.targets.size()) == n,
-        "training batch: {} inputs and {} targets, expected [{}, {}]", batch.inputs.size(),
-        batch.targets.size(), batch.n_seqs, batch.seq_len);
-  int64_t scored = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const int32_t input = batch.inputs[static_cast<std::size_t>(i)];
-    const int32_t target = batch.targets[static_cast<std::size_t>(i)];
-    check(input >= 0 && input < c.vocab_size,
-          "training batch: sequence {} position {} has input id {} outside [0, {})",
-          i / batch.seq_len, i % batch.seq_len, input, c.vocab_size);
-    check(target >= -1 && target < c.vocab_size,
-          "training batch: sequence {} position {} has target {} outside [-1, {})",
-          i / batch.seq_len, i % batch.seq_len, target, c.vocab_size);
-    scored += target != -1;
-  }
-  check(scored > 0, "training batch: no scored targets (every target is -1)");
-  return scored;
-}
-
-}  // namespace
-
 double loss_and_gradient_cpu(const ModelConfig& config, ActivationScheme scheme,
                              const ParameterLayout& layout, std::span<const float> params,
                              const Batch& batch, std::span<float> gradient) {
   ModelConfig c = config;
   c.activation_scheme = scheme;
   c.validate();
-  const int64_t scored = check_batch(c, batch);
+  const int64_t scored = validate_batch(c, batch);
   check(gradient.empty() || static_cast<int64_t>(gradient.size()) == layout.total(),
         "loss_and_gradient_cpu: gradient has {} values, the layout {}", gradient.size(),
         layout.total());

@@ -9,20 +9,14 @@
 #include "ref/rmsnorm_backward.h"
 #include "ref/rope_backward.h"
 #include "train/parameter_names.h"
+#include "train/row_view.h"
 
 namespace a48 {
 
 namespace {
 
-std::span<float> row(std::vector<float>& m, int64_t t, int64_t n) {
-  return std::span<float>(m).subspan(static_cast<std::size_t>(t * n), static_cast<std::size_t>(n));
-}
-std::span<const float> row(const std::vector<float>& m, int64_t t, int64_t n) {
-  return std::span<const float>(m).subspan(static_cast<std::size_t>(t * n),
-                                           static_cast<std::size_t>(n));
-}
-
-std::vector<float> zeros(int64_t n) { return std::vector<float>(static_cast<std::size_t>(n)); }
+using train_rows::row;
+using train_rows::zeros;
 
 class SequenceBackward {
  public:

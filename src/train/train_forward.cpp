@@ -15,6 +15,7 @@
 #include "ref/projection.h"
 #include "ref/rmsnorm.h"
 #include "ref/rope.h"
+#include "train/row_view.h"
 
 namespace a48 {
 
@@ -49,16 +50,8 @@ std::vector<float> add_residual(std::span<const float> x, std::span<const float>
   return out;
 }
 
-// Row t of a [T, n] matrix.
-std::span<float> row(std::vector<float>& m, int64_t t, int64_t n) {
-  return std::span<float>(m).subspan(static_cast<std::size_t>(t * n), static_cast<std::size_t>(n));
-}
-std::span<const float> row(const std::vector<float>& m, int64_t t, int64_t n) {
-  return std::span<const float>(m).subspan(static_cast<std::size_t>(t * n),
-                                           static_cast<std::size_t>(n));
-}
-
-std::vector<float> zeros(int64_t n) { return std::vector<float>(static_cast<std::size_t>(n)); }
+using train_rows::row;
+using train_rows::zeros;
 
 class SequencePass {
  public:

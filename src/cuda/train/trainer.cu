@@ -149,29 +149,11 @@ void set_up_parameters(TrainerState& s) {
 // buckets. Returns the number of scored targets (> 0).
 int64_t upload_batch(TrainerState& s, const Batch& batch, bool buckets) {
   const ModelConfig& c = s.config;
-  check(batch.n_seqs > 0 && batch.seq_len > 0, "training batch: shape [{}, {}] must be positive",
-        batch.n_seqs, batch.seq_len);
+  const int64_t scored = validate_batch(c, batch);
   check(batch.n_seqs <= s.max_seqs && batch.seq_len <= s.seq_len,
         "training batch: shape [{}, {}] exceeds the CUDA trainer's [{}, {}]", batch.n_seqs,
         batch.seq_len, s.max_seqs, s.seq_len);
   const int64_t n = batch.n_seqs * batch.seq_len;
-  check(static_cast<int64_t>(batch.inputs.size()) == n &&
-            static_cast<int64_t>(batch.targets.size()) == n,
-        "training batch: {} inputs and {} targets, expected [{}, {}]", batch.inputs.size(),
-        batch.targets.size(), batch.n_seqs, batch.seq_len);
-  int64_t scored = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const int32_t input = batch.inputs[static_cast<std::size_t>(i)];
-    const int32_t target = batch.targets[static_cast<std::size_t>(i)];
-    check(input >= 0 && input < c.vocab_size,
-          "training batch: sequence {} position {} has input id {} outside [0, {})",
-          i / batch.seq_len, i % batch.seq_len, input, c.vocab_size);
-    check(target >= -1 && target < c.vocab_size,
-          "training batch: sequence {} position {} has target {} outside [-1, {})",
-          i / batch.seq_len, i % batch.seq_len, target, c.vocab_size);
-    scored += target != -1;
-  }
-  check(scored > 0, "training batch: no scored targets (every target is -1)");
   const auto bytes = static_cast<std::size_t>(n) * sizeof(int32_t);
   CUDA_CHECK(cudaMemcpyAsync(s.inputs.data(), batch.inputs.data(), bytes, cudaMemcpyHostToDevice,
                              s.stream));
