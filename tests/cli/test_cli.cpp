@@ -11,33 +11,19 @@
 #include <sstream>
 #include <string>
 
+#include "cli/cli_runner.h"
 #include "test_paths.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int exit_code;
-  std::string out, err;
-};
+using Result = a48::test::CommandResult;
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Runs `a48 <args>` through the shell, capturing stdout and stderr.
+// Runs `a48 <args>`, capturing stdout and stderr.
 Result a48(const std::string& args) {
-  const fs::path dir = fs::temp_directory_path() / ("a48_cli_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const std::string command = std::string(A48_BINARY) + " " + args + " >" + (dir / "out").string() +
-                              " 2>" + (dir / "err").string();
-  const int status = std::system(command.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(dir / "out"),
-          slurp(dir / "err")};
+  return a48::test::run_a48(
+      args, fs::temp_directory_path() / ("a48_cli_" + std::to_string(::getpid())));
 }
 
 class CliTest : public ::testing::Test {

@@ -15,6 +15,7 @@
 #include "core/half.h"
 #include "format/model_files.h"
 #include "model/forward.h"
+#include "cli/cli_runner.h"
 #include "test_paths.h"
 #include "tokenizer/tokenizer.h"
 #include "train/checkpoint.h"
@@ -26,17 +27,8 @@ namespace a48 {
 namespace {
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exit_code;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using test::CommandResult;
+using test::slurp;
 
 void spit(const fs::path& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
@@ -53,13 +45,7 @@ class TokenizeExportTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  CommandResult a48(const std::string& args) const {
-    const std::string command = std::string(A48_BINARY) + " " + args + " >" +
-                                (dir_ / "stdout").string() + " 2>" + (dir_ / "stderr").string();
-    const int status = std::system(command.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-            slurp(dir_ / "stdout"), slurp(dir_ / "stderr")};
-  }
+  CommandResult a48(const std::string& args) const { return test::run_a48(args, dir_); }
   static fs::path default_tokenizer() { return test::source_dir() / "models/tokenizer/tokenizer.json"; }
   fs::path dir_;
 };
