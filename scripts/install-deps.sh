@@ -7,6 +7,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev  # JSON, CLI, formatting, tokenizer regex
   libssl-dev  # libcrypto SHA-256 (tokenizer fingerprints in token shards)
   liblzma-dev  # reading .xz corpora (a48 tokenize)
+  libcpp-httplib-dev  # a48 serve (HTTP/1.1, SSE)
 )
 missing=()
 for package in "${packages[@]}"; do

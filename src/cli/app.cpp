@@ -25,6 +25,7 @@ int run(int argc, char** argv) {
   register_train(app);
   register_tokenize(app);
   register_export(app);
+  register_serve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

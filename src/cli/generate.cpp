@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "cli/app.h"
+#include "cli/engine_options.h"
 #include "cli/model_session.h"
 #include "core/error.h"
 #include "model/forward.h"
@@ -16,6 +17,7 @@ namespace {
 
 struct GenerateOptions {
   ModelOptions model;
+  EngineOptions engine;
   std::string prompt;
   std::string prompt_file;
   int32_t n_predict = 128;
@@ -37,8 +39,9 @@ void run_generate(const GenerateOptions& options) {
   const std::string prompt =
       options.prompt_file.empty() ? options.prompt : read_text_file(options.prompt_file);
 
-  const ModelSession session = open_model(options.model);
-  const ModelConfig& config = session.model.config;
+  ModelSession session = open_model(options.model);
+  const std::unique_ptr<Engine> engine = open_engine(session, options.engine);
+  const ModelConfig& config = engine->config();
   const int64_t context = options.context > 0 ? options.context : config.max_position_embeddings;
   check(context <= config.max_position_embeddings,
         "--ctx {} exceeds the model's max_position_embeddings {}", context,
@@ -59,12 +62,13 @@ void run_generate(const GenerateOptions& options) {
   std::fputs(prompt.c_str(), stdout);
   std::fflush(stdout);
 
-  KvCache cache(config, context);
+  const std::unique_ptr<SequenceState> sequence = engine->new_sequence(context);
   Sampler sampler(options.sampling);
   Utf8StreamDecoder decoder;
 
   const auto prompt_start = std::chrono::steady_clock::now();
-  std::vector<float> logits = forward(session.model, {{SequenceInput{&cache, tokens, false}}});
+  const EngineStep prompt_step{sequence.get(), tokens};
+  std::vector<float> logits = engine->forward(std::span(&prompt_step, 1));
   const double prompt_s = seconds_since(prompt_start);
   const int64_t n_prompt = static_cast<int64_t>(tokens.size());
 
@@ -81,13 +85,15 @@ void run_generate(const GenerateOptions& options) {
     }
     if (n_generated + 1 < n_predict) {
       const std::span<const int32_t> last(&tokens.back(), 1);
-      logits = forward(session.model, {{SequenceInput{&cache, last, false}}});
+      const EngineStep step{sequence.get(), last};
+      logits = engine->forward(std::span(&step, 1));
     }
   }
   std::fputs(decoder.flush().c_str(), stdout);
   std::fputs("\n", stdout);
   const double generate_s = seconds_since(generate_start);
-  fmt::print(stderr, "\nprompt: {} tokens in {:.3f} s ({:.1f} tokens/s)\n", n_prompt, prompt_s,
+  fmt::print(stderr, "\nengine: {}\n", engine->describe());
+  fmt::print(stderr, "prompt: {} tokens in {:.3f} s ({:.1f} tokens/s)\n", n_prompt, prompt_s,
              n_prompt / std::max(prompt_s, 1e-9));
   fmt::print(stderr, "generation: {} tokens in {:.3f} s ({:.1f} tokens/s)\n", n_generated,
              generate_s, n_generated / std::max(generate_s, 1e-9));
@@ -113,6 +119,7 @@ void register_generate(CLI::App& app) {
   auto options = std::make_shared<GenerateOptions>();
   CLI::App* command = app.add_subcommand("generate", "Generate text from a prompt (streamed)");
   add_model_options(*command, options->model);
+  add_engine_options(*command, options->engine);
   command->add_option("-p,--prompt", options->prompt, "Prompt text");
   command->add_option("-f,--file", options->prompt_file, "Read the prompt from a file");
   command->add_option("-n,--n-predict", options->n_predict, "Tokens to generate")

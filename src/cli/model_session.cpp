@@ -88,4 +88,8 @@ std::string read_text_file(const fs::path& path) {
   return text.str();
 }
 
+std::unique_ptr<Engine> open_engine(ModelSession& session, const EngineOptions& options) {
+  return make_engine(std::make_shared<const Model>(std::move(session.model)), options);
+}
+
 }  // namespace a48::cli

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "cli/app.h"
+#include "cli/engine_options.h"
 #include "cli/model_session.h"
 #include "core/error.h"
 #include "core/progress.h"
@@ -19,6 +20,7 @@ namespace {
 
 struct PerplexityOptions {
   ModelOptions model;
+  EngineOptions engine;
   std::string file;
   int64_t context = 0;     // 0: min(512, the model's context)
   int64_t stride = 0;  // 0: context / 2
@@ -28,8 +30,9 @@ struct PerplexityOptions {
 };
 
 void run_perplexity(const PerplexityOptions& options) {
-  const ModelSession session = open_model(options.model);
-  const ModelConfig& config = session.model.config;
+  ModelSession session = open_model(options.model);
+  const std::unique_ptr<Engine> engine = open_engine(session, options.engine);
+  const ModelConfig& config = engine->config();
   const bool bos = !options.no_bos && session.bos_id().has_value();
   check(options.context >= 0, "--ctx must not be negative, got {}", options.context);
   const int64_t context = options.context > 0
@@ -58,7 +61,7 @@ void run_perplexity(const PerplexityOptions& options) {
     std::vector<int32_t> window;
     if (bos) window.push_back(*session.bos_id());
     window.insert(window.end(), tokens.begin() + begin, tokens.begin() + end);
-    const std::vector<TokenLogprob> scores = score_tokens(session.model, window);
+    const std::vector<TokenLogprob> scores = score_tokens(*engine, window);
     // scores[i] predicts window[i + 1] = tokens[begin + i + 1 - bos].
     for (std::size_t i = 0; i < scores.size(); ++i) {
       const int64_t position = begin + static_cast<int64_t>(i) + 1 - bos;
@@ -104,6 +107,7 @@ void register_perplexity(CLI::App& app) {
   auto options = std::make_shared<PerplexityOptions>();
   CLI::App* command = app.add_subcommand("perplexity", "Perplexity of a text file");
   add_model_options(*command, options->model);
+  add_engine_options(*command, options->engine);
   command->add_option("-f,--file", options->file, "Text file")->required()->check(CLI::ExistingFile);
   command->add_option("-c,--ctx", options->context,
                       "Window length in tokens (default: min(512, the model's context))");

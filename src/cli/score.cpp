@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "cli/app.h"
+#include "cli/engine_options.h"
 #include "cli/model_session.h"
 #include "core/error.h"
 #include "model/token_logprobs.h"
@@ -15,6 +16,7 @@ namespace {
 
 struct ScoreOptions {
   ModelOptions model;
+  EngineOptions engine;
   std::string text;
   std::string text_file;
   std::string ids;  // "1,2,3" or "1 2 3"
@@ -43,25 +45,26 @@ std::vector<int32_t> parse_ids(const std::string& list) {
 void run_score(const ScoreOptions& options) {
   const int given = !options.text.empty() + !options.text_file.empty() + !options.ids.empty();
   check(given == 1, "give exactly one of --text, --file or --ids");
-  const ModelSession session = open_model(options.model);
+  ModelSession session = open_model(options.model);
+  const ModelConfig config = session.model.config;
 
   std::vector<int32_t> tokens;
   if (!options.ids.empty()) {
     tokens = parse_ids(options.ids);
     for (const int32_t id : tokens) {
-      check(id < session.model.config.vocab_size, "--ids: token id {} is outside the vocabulary of {}",
-            id, session.model.config.vocab_size);
+      check(id < config.vocab_size, "--ids: token id {} is outside the vocabulary of {}",
+            id, config.vocab_size);
     }
   } else {
     const std::string text = options.text.empty() ? read_text_file(options.text_file) : options.text;
     tokens = session.tokenize(text, !options.no_bos);
   }
   check(!tokens.empty(), "nothing to score");
-  check(static_cast<int64_t>(tokens.size()) <= session.model.config.max_position_embeddings,
+  check(static_cast<int64_t>(tokens.size()) <= config.max_position_embeddings,
         "{} tokens exceed the model's context of {}; use `a48 perplexity` for long texts",
-        tokens.size(), session.model.config.max_position_embeddings);
+        tokens.size(), config.max_position_embeddings);
 
-  const std::vector<TokenLogprob> scores = score_tokens(session.model, tokens);
+  const std::vector<TokenLogprob> scores = score_tokens(*open_engine(session, options.engine), tokens);
   nlohmann::json rows = nlohmann::json::array();
   double sum = 0;
   for (std::size_t i = 0; i < tokens.size(); ++i) {
@@ -78,8 +81,8 @@ void run_score(const ScoreOptions& options) {
   const auto n_scored = static_cast<int64_t>(scores.size());
   const nlohmann::json result = {
       {"model", session.dir.string()},
-      {"activation_scheme", to_string(session.model.config.activation_scheme)},
-      {"attention_bits", to_string(session.model.config.attention_bits)},
+      {"activation_scheme", to_string(config.activation_scheme)},
+      {"attention_bits", to_string(config.attention_bits)},
       {"n_tokens", tokens.size()},
       {"n_scored", n_scored},
       {"sum_logprob", sum},
@@ -96,7 +99,8 @@ void register_score(CLI::App& app) {
   CLI::App* command =
       app.add_subcommand("score", "Per-token log-probabilities of a text or token ids (JSON)");
   add_model_options(*command, options->model);
-  command->add_option("-t,--text", options->text, "Text to score");
+  add_engine_options(*command, options->engine);
+  command->add_option("--text", options->text, "Text to score");
   command->add_option("-f,--file", options->text_file, "Score the text of a file");
   command->add_option("--ids", options->ids, "Token ids to score, e.g. \"1,2,3\"");
   command->add_flag("--no-bos", options->no_bos, "Do not prepend the bos token to text");

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/app.h"
+#include "cli/engine_options.h"
 #include "cli/model_session.h"
 #include "core/error.h"
 #include "core/progress.h"
@@ -16,6 +17,7 @@ namespace {
 
 struct SparsityOptions {
   ModelOptions model;
+  EngineOptions engine;
   std::string file;
   int64_t context = 0;  // 0: min(512, the model's context)
   int64_t max_tokens = 4096;
@@ -30,8 +32,9 @@ std::string human_count(double n) {
 }
 
 void run_sparsity(const SparsityOptions& options) {
-  const ModelSession session = open_model(options.model);
-  const ModelConfig& config = session.model.config;
+  ModelSession session = open_model(options.model);
+  const std::unique_ptr<Engine> engine = open_engine(session, options.engine);
+  const ModelConfig& config = engine->config();
   check(options.context >= 0, "--ctx must not be negative, got {}", options.context);
   const int64_t context = options.context > 0
                               ? options.context
@@ -46,14 +49,12 @@ void run_sparsity(const SparsityOptions& options) {
   check(n >= 1, "{} has no tokens", options.file);
 
   SparsityStats stats;
-  ForwardOptions forward_options;
-  forward_options.sparsity = &stats;
   ProgressBar progress("sparsity", n, !options.json);
   for (int64_t begin = 0; begin < n; begin += context) {
     const int64_t end = std::min(n, begin + context);
-    KvCache cache(config, end - begin);
-    const std::span<const int32_t> window(tokens.data() + begin, end - begin);
-    forward(session.model, {{SequenceInput{&cache, window, false}}}, forward_options);
+    const std::unique_ptr<SequenceState> sequence = engine->new_sequence(end - begin);
+    const EngineStep step{sequence.get(), std::span<const int32_t>(tokens.data() + begin, end - begin)};
+    engine->forward(std::span(&step, 1), &stats);
     progress.update(end);
   }
   progress.finish();
@@ -96,6 +97,7 @@ void register_sparsity(CLI::App& app) {
   CLI::App* command = app.add_subcommand(
       "sparsity", "Activation sparsity per projection on a text (the paper's Table 2)");
   add_model_options(*command, options->model);
+  add_engine_options(*command, options->engine);
   command->add_option("-f,--file", options->file, "Text file")->required()->check(CLI::ExistingFile);
   command->add_option("-c,--ctx", options->context,
                       "Window length in tokens (default: min(512, the model's context))");

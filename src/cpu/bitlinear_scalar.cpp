@@ -77,6 +77,7 @@ int64_t nonzero_scalar(const int8_t* q, int64_t n, int32_t* out) {
 }  // namespace
 
 extern const KernelTable kScalarKernels = {"scalar", rows_scalar, cols_scalar, stream_scalar,
-                                           nonzero_scalar};
+                                           nonzero_scalar,
+    head_f32_scalar, head_f16_scalar, head_i8_scalar};
 
 }  // namespace a48::cpu

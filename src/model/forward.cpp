@@ -165,7 +165,8 @@ class TokenPass {
     emit("q", l, q);
     emit("k", l, k);
     emit("v", l, v);
-    add_active(stats_.qkv, in.count_nonzero(), c_.q_size() + 2 * c_.kv_size(), d);
+    const int64_t n_qkv = c_.q_size() + 2 * c_.kv_size();
+    stats_.qkv.add_token(in.count_nonzero(), n_qkv, n_qkv, d);
 
     // Store first, then read every position back from the cache (this one included), so that a
     // token sees its own K/V exactly as later tokens will: post-RoPE and quantized (§3.1).
@@ -192,7 +193,7 @@ class TokenPass {
     std::vector<float> o = zeros(d);  // [d]
     ref::project(pq_out, lw.o_proj, out_in, o);
     emit("o_proj", l, o);
-    add_active(stats_.out, out_in.count_nonzero(), d, c_.q_size());
+    stats_.out.add_token(out_in.count_nonzero(), d, d, c_.q_size());
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = x[i] + o[i];
   }
 
@@ -222,9 +223,8 @@ class TokenPass {
     ref::project(pq_in, lw.up_proj, in, up, activated);
     emit("up", l, up);
     const int64_t in_nonzero = in.count_nonzero();
-    add_active(stats_.gate, in_nonzero, f, d);
-    stats_.up.active += static_cast<double>(in_nonzero) * static_cast<double>(active_rows);
-    stats_.up.total += static_cast<double>(f) * static_cast<double>(d);
+    stats_.gate.add_token(in_nonzero, f, f, d);
+    stats_.up.add_token(in_nonzero, active_rows, f, d);
 
     std::vector<float> glu = zeros(f);  // [F]
     if (relu2) {
@@ -241,15 +241,8 @@ class TokenPass {
     std::vector<float> down = zeros(d);  // [d]
     ref::project(pq_down, lw.down_proj, down_in, down);
     emit("down", l, down);
-    add_active(stats_.down, down_in.count_nonzero(), d, f);
+    stats_.down.add_token(down_in.count_nonzero(), d, d, f);
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = x[i] + down[i];
-  }
-
-  // A projection [n_out, n_in] reads n_out weights per non-zero input.
-  static void add_active(SparsityStats::Entry& e, int64_t nonzero_inputs, int64_t n_out,
-                         int64_t n_in) {
-    e.active += static_cast<double>(nonzero_inputs) * static_cast<double>(n_out);
-    e.total += static_cast<double>(n_in) * static_cast<double>(n_out);
   }
 
   const Model& m_;

@@ -22,6 +22,12 @@ struct SparsityStats {
     double active = 0;  // weight elements multiplied by a non-zero input (summed over tokens)
     double total = 0;   // weight elements of the projection (summed over tokens)
     double sparsity() const { return total > 0 ? 1.0 - active / total : 0.0; }
+    // One token through a projection [n_out, n_in] that read `active_rows` of its rows for each
+    // of its `nonzero_inputs` non-zero inputs.
+    void add_token(int64_t nonzero_inputs, int64_t active_rows, int64_t n_out, int64_t n_in) {
+      active += static_cast<double>(nonzero_inputs) * static_cast<double>(active_rows);
+      total += static_cast<double>(n_in) * static_cast<double>(n_out);
+    }
   };
   Entry qkv, out, up, gate, down;
   int64_t n_tokens = 0;

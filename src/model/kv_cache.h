@@ -33,6 +33,16 @@ class KvCache {
   // Marks n more positions as valid once every layer has stored them.
   void commit(int64_t n_tokens);
 
+  // Raw storage of one layer for the fast attention kernels (cpu/attention_kernel.h), positions
+  // [0, capacity) with stride H_kv * hd: fp32 rows when bits() == 16 (codes/gammas null), else
+  // codes in [0, 2^bits) and one gamma per (position, kv head) (fp32 rows null).
+  const float* k_rows(int64_t layer) const { return layer_ptr(k_f32_, layer, head_dim_); }
+  const float* v_rows(int64_t layer) const { return layer_ptr(v_f32_, layer, head_dim_); }
+  const uint8_t* k_codes(int64_t layer) const { return layer_ptr(k_codes_, layer, head_dim_); }
+  const uint8_t* v_codes(int64_t layer) const { return layer_ptr(v_codes_, layer, head_dim_); }
+  const float* k_gammas(int64_t layer) const { return layer_ptr(k_gamma_, layer, 1); }
+  const float* v_gammas(int64_t layer) const { return layer_ptr(v_gamma_, layer, 1); }
+
   // Bytes the cache would take at its bit width, densely packed (codes + one fp16 gamma per head),
   // for `n_tokens` positions: what a deployment pays, not this reference layout.
   int64_t packed_bytes(int64_t n_tokens) const;
@@ -43,6 +53,11 @@ class KvCache {
   void load_row(const std::vector<float>& f32, const std::vector<uint8_t>& codes,
                 const std::vector<float>& gammas, int64_t layer, int64_t position,
                 int64_t kv_head, std::span<float> out) const;
+
+  template <class T>
+  const T* layer_ptr(const std::vector<T>& v, int64_t layer, int64_t per_head) const {
+    return v.empty() ? nullptr : v.data() + layer * capacity_ * n_kv_heads_ * per_head;
+  }
 
   int64_t n_layers_, n_kv_heads_, head_dim_, capacity_;
   int64_t size_ = 0;

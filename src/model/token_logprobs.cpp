@@ -19,21 +19,22 @@ TokenLogprob logprob_of(std::span<const float> logits, int32_t target) {
   return {logprob, first_max == target};
 }
 
-std::vector<TokenLogprob> score_tokens(const Model& model, std::span<const int32_t> tokens,
-                                       const ForwardOptions& options, int64_t chunk_tokens,
-                                       const std::function<void(int64_t)>& on_progress) {
+std::vector<TokenLogprob> score_tokens(Engine& engine, std::span<const int32_t> tokens,
+                                       int64_t chunk_tokens,
+                                       const std::function<void(int64_t)>& on_progress,
+                                       SparsityStats* sparsity) {
   check(chunk_tokens > 0, "chunk size must be positive");
   const int64_t n = static_cast<int64_t>(tokens.size());
   std::vector<TokenLogprob> scores;
   if (n < 2) return scores;
   scores.reserve(n - 1);
-  const int64_t vocab = model.config.vocab_size;
-  KvCache cache(model.config, n);
+  const int64_t vocab = engine.config().vocab_size;
+  const std::unique_ptr<SequenceState> sequence = engine.new_sequence(n);
   for (int64_t begin = 0; begin < n; begin += chunk_tokens) {
     const int64_t end = std::min(n, begin + chunk_tokens);
     const std::span<const int32_t> chunk = tokens.subspan(begin, end - begin);
-    const std::vector<float> logits =
-        forward(model, {{SequenceInput{&cache, chunk, /*all_logits=*/true}}}, options);
+    const EngineStep step{sequence.get(), chunk, /*all_logits=*/true};
+    const std::vector<float> logits = engine.forward(std::span(&step, 1), sparsity);
     // Row j predicts token begin + j + 1.
     for (int64_t j = 0; j < end - begin && begin + j + 1 < n; ++j) {
       const std::span<const float> row(logits.data() + j * vocab, vocab);

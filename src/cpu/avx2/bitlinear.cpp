@@ -212,6 +212,7 @@ int64_t nonzero_avx2(const int8_t* q, int64_t n, int32_t* out) {
 
 }  // namespace
 
-extern const KernelTable kAvx2Kernels = {"avx2", rows_avx2, cols_avx2, stream_avx2, nonzero_avx2};
+extern const KernelTable kAvx2Kernels = {"avx2", rows_avx2, cols_avx2, stream_avx2, nonzero_avx2,
+    head_f32_avx2, head_f16_avx2, head_i8_avx2};
 
 }  // namespace a48::cpu

@@ -394,6 +394,7 @@ int64_t nonzero_avx512(const int8_t* q, int64_t n, int32_t* out) {
 }  // namespace
 
 extern const KernelTable kAvx512Kernels = {"avx512", rows_avx512, cols_avx512, stream_avx512,
-                                           nonzero_avx512};
+                                           nonzero_avx512,
+    head_f32_avx512, head_f16_avx512, head_i8_avx512};
 
 }  // namespace a48::cpu

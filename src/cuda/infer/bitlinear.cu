@@ -1,0 +1,298 @@
+// BitLinear decode kernels (bitlinear.h): dp4a over the 2-bit codes of packed_ternary.h.
+#include "cuda/infer/bitlinear.h"
+
+#include <algorithm>
+
+#include "cuda/common/check.h"
+#include "cuda/infer/act.cuh"
+
+namespace a48::cuda {
+
+namespace {
+
+constexpr int kRowsPerWarp = 2;
+constexpr int kRowsWarps = 4;  // warps per block of the rows kernel
+
+struct RowSegments {
+  const uint32_t* w[3];
+  int end[3];  // exclusive row end of each matrix in the stacked row index
+  float alpha[3];
+  float* y[3];
+  int64_t ld_y[3];
+  int n_rows;
+  int words_per_line;
+};
+
+template <int R, int T>
+__global__ void __launch_bounds__(kRowsWarps * 32)
+    rows_kernel(RowSegments s, const int8_t* __restrict__ q, int64_t ld_q,
+                const float* __restrict__ steps, const int32_t* __restrict__ sums, int n_tokens,
+                const float* __restrict__ gate, int64_t ld_gate, int act) {
+  const int warp = static_cast<int>(threadIdx.x >> 5), lane = static_cast<int>(threadIdx.x & 31);
+  const int row0 = (static_cast<int>(blockIdx.x) * kRowsWarps + warp) * R;
+  if (row0 >= s.n_rows) return;
+  const int t0 = static_cast<int>(blockIdx.y) * T;
+
+  const uint4* line[R];
+  int seg[R], local[R];
+  bool active[R][T];
+  bool any = false;
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const int row = row0 + r;
+    seg[r] = row < s.end[0] ? 0 : (row < s.end[1] ? 1 : 2);
+    local[r] = row - (seg[r] == 0 ? 0 : s.end[seg[r] - 1]);
+    const bool valid = row < s.n_rows;
+    line[r] = valid ? reinterpret_cast<const uint4*>(s.w[seg[r]] + static_cast<int64_t>(local[r]) * s.words_per_line)
+                    : nullptr;
+#pragma unroll
+    for (int t = 0; t < T; ++t) {
+      bool on = valid && t0 + t < n_tokens;
+      if (on && gate != nullptr) on = activated_nonzero(gate[(t0 + t) * ld_gate + row], act);
+      active[r][t] = on;
+      any = any || on;
+    }
+  }
+
+  int acc[R][T];
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int t = 0; t < T; ++t) acc[r][t] = 0;
+
+  if (any) {
+    const int n_chunks = s.words_per_line / 4;
+    for (int c = lane; c < n_chunks; c += 32) {
+      uint4 wv[R];
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        wv[r] = line[r] != nullptr ? __ldg(line[r] + c) : make_uint4(0x55555555u, 0x55555555u, 0x55555555u, 0x55555555u);
+      }
+#pragma unroll
+      for (int t = 0; t < T; ++t) {
+        if (t0 + t >= n_tokens) break;
+        const int4* qa = reinterpret_cast<const int4*>(q + (t0 + t) * ld_q) + 4 * c;
+        const int4 a0 = __ldg(qa), a1 = __ldg(qa + 1), a2 = __ldg(qa + 2), a3 = __ldg(qa + 3);
+        const int av[16] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w,
+                            a2.x, a2.y, a2.z, a2.w, a3.x, a3.y, a3.z, a3.w};
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          const uint32_t ww[4] = {wv[r].x, wv[r].y, wv[r].z, wv[r].w};
+#pragma unroll
+          for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int k = 0; k < 4; ++k)
+              acc[r][t] = __dp4a(static_cast<int>((ww[j] >> (2 * k)) & 0x03030303u), av[4 * j + k], acc[r][t]);
+        }
+      }
+    }
+  }
+
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+#pragma unroll
+    for (int t = 0; t < T; ++t) {
+      int v = acc[r][t];
+#pragma unroll
+      for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+      const int row = row0 + r;
+      if (lane == ((r * T + t) & 31) && row < s.n_rows && t0 + t < n_tokens) {
+        float out = 0.0f;
+        if (active[r][t]) {
+          const int32_t exact = v - sums[t0 + t];
+          out = static_cast<float>(static_cast<double>(s.alpha[seg[r]]) * static_cast<double>(steps[t0 + t]) *
+                                   static_cast<double>(exact));
+        }
+        s.y[seg[r]][(t0 + t) * s.ld_y[seg[r]] + local[r]] = out;
+      }
+    }
+  }
+}
+
+template <int T>
+void launch_rows(const RowSegments& s, const ActivationCodes& a, const float* gate, int64_t ld_gate,
+                 int act, cudaStream_t stream) {
+  const int warps = (s.n_rows + kRowsPerWarp - 1) / kRowsPerWarp;
+  const dim3 grid(static_cast<unsigned>((warps + kRowsWarps - 1) / kRowsWarps),
+                  static_cast<unsigned>((a.n_tokens + T - 1) / T));
+  rows_kernel<kRowsPerWarp, T><<<grid, kRowsWarps * 32, 0, stream>>>(
+      s, a.q, a.ld, a.step, a.sum, static_cast<int>(a.n_tokens), gate, ld_gate, act);
+  CUDA_CHECK_LAUNCH();
+}
+
+constexpr int kColumnsWarps = 8;
+constexpr int kColumnsPerWarp = 16;
+constexpr int kColumnsGroup = 8;  // columns whose loads are in flight together
+
+template <int T>
+__global__ void __launch_bounds__(kColumnsWarps * 32)
+    columns_kernel(const uint32_t* __restrict__ w, int words_per_line, int n_in, int n_out,
+                   const int8_t* __restrict__ q, int64_t ld_q, int n_tokens,
+                   int32_t* __restrict__ acc, int64_t ld_acc) {
+  __shared__ int32_t partial[T][16][32];  // [token, field k, lane]
+  const int warp = static_cast<int>(threadIdx.x >> 5), lane = static_cast<int>(threadIdx.x & 31);
+  const int m = static_cast<int>(blockIdx.x) * 32 + lane;  // the word (16 outputs) this lane owns
+  const int t0 = static_cast<int>(blockIdx.z) * T;
+  for (int i = static_cast<int>(threadIdx.x); i < T * 16 * 32; i += blockDim.x) (&partial[0][0][0])[i] = 0;
+
+  int sum[T][16];
+#pragma unroll
+  for (int t = 0; t < T; ++t)
+#pragma unroll
+    for (int k = 0; k < 16; ++k) sum[t][k] = 0;
+
+  const int first = (static_cast<int>(blockIdx.y) * kColumnsWarps + warp) * kColumnsPerWarp;
+#pragma unroll 1
+  for (int g = 0; g < kColumnsPerWarp; g += kColumnsGroup) {
+    int qv[kColumnsGroup][T];
+    uint32_t wv[kColumnsGroup];
+#pragma unroll
+    for (int j = 0; j < kColumnsGroup; ++j) {
+      const int i = first + g + j;
+      bool nonzero = false;
+#pragma unroll
+      for (int t = 0; t < T; ++t) {
+        qv[j][t] = (i < n_in && t0 + t < n_tokens) ? static_cast<int>(q[(t0 + t) * ld_q + i]) : 0;
+        nonzero = nonzero || qv[j][t] != 0;
+      }
+      // Only the lines of non-zero inputs are read: the point of the columns order.
+      wv[j] = (nonzero && m < words_per_line) ? __ldg(w + static_cast<int64_t>(i) * words_per_line + m) : 0u;
+    }
+#pragma unroll
+    for (int j = 0; j < kColumnsGroup; ++j) {
+#pragma unroll
+      for (int k = 0; k < 16; ++k) {
+        const int code = static_cast<int>((wv[j] >> (2 * k)) & 3u);  // t + 1
+#pragma unroll
+        for (int t = 0; t < T; ++t) sum[t][k] += code * qv[j][t];
+      }
+    }
+  }
+  __syncthreads();  // partial is zeroed
+#pragma unroll
+  for (int t = 0; t < T; ++t)
+#pragma unroll
+    for (int k = 0; k < 16; ++k)
+      if (sum[t][k] != 0) atomicAdd_block(&partial[t][k][lane], sum[t][k]);
+  __syncthreads();
+  for (int idx = static_cast<int>(threadIdx.x); idx < T * 16 * 32; idx += blockDim.x) {
+    const int t = idx / 512, k = (idx / 32) % 16, l = idx % 32;
+    const int word = static_cast<int>(blockIdx.x) * 32 + l;
+    const int o = k * words_per_line + word;
+    const int32_t v = partial[t][k][l];
+    if (v != 0 && word < words_per_line && o < n_out && t0 + t < n_tokens) {
+      atomicAdd(&acc[(t0 + t) * ld_acc + o], v);
+    }
+  }
+}
+
+template <int T>
+void launch_columns(const DeviceTernary& w, const ActivationCodes& a, int32_t* acc, int64_t ld_acc,
+                    cudaStream_t stream) {
+  const int per_block = kColumnsWarps * kColumnsPerWarp;
+  const dim3 grid(static_cast<unsigned>((w.words_per_line + 31) / 32),
+                  static_cast<unsigned>((w.n_in + per_block - 1) / per_block),
+                  static_cast<unsigned>((a.n_tokens + T - 1) / T));
+  columns_kernel<T><<<grid, kColumnsWarps * 32, 0, stream>>>(
+      w.words.data(), static_cast<int>(w.words_per_line), static_cast<int>(w.n_in),
+      static_cast<int>(w.n_out), a.q, a.ld, static_cast<int>(a.n_tokens), acc, ld_acc);
+  CUDA_CHECK_LAUNCH();
+}
+
+__global__ void finalize_kernel(int32_t* __restrict__ acc, int64_t ld_acc, int n_out, float alpha,
+                                const float* __restrict__ steps, const int32_t* __restrict__ sums,
+                                float* __restrict__ y, int64_t ld_y, bool zero_acc) {
+  const int t = static_cast<int>(blockIdx.y);
+  for (int o = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x); o < n_out; o += gridDim.x * blockDim.x) {
+    const int32_t exact = acc[t * ld_acc + o] - sums[t];
+    y[t * ld_y + o] = static_cast<float>(static_cast<double>(alpha) * static_cast<double>(steps[t]) *
+                                         static_cast<double>(exact));
+    if (zero_acc) acc[t * ld_acc + o] = 0;
+  }
+}
+
+void check_codes(const ActivationCodes& a, int64_t n_in, const char* who) {
+  check(a.q != nullptr && a.step != nullptr && a.sum != nullptr && a.n_tokens > 0,
+        "{}: activation codes missing or no tokens ({})", who, a.n_tokens);
+  check(a.ld >= padded_codes(n_in) && a.ld % kLineAlignCodes == 0,
+        "{}: activation stride {} must be a multiple of 64 and >= {}", who, a.ld, padded_codes(n_in));
+  check(a.n_tokens <= 65535 * 16, "{}: {} tokens in one launch", who, a.n_tokens);
+}
+
+}  // namespace
+
+void bitlinear_rows(const BitlinearOutput* outputs, int n_outputs, const ActivationCodes& a,
+                    const float* gate, int64_t ld_gate, HiddenActivation act, cudaStream_t stream) {
+  check(n_outputs >= 1 && n_outputs <= 3, "bitlinear_rows: {} outputs (1 to 3)", n_outputs);
+  check(gate == nullptr || n_outputs == 1, "bitlinear_rows: a gate masks a single matrix");
+  RowSegments s{};
+  int rows = 0;
+  const int64_t n_in = outputs[0].w->n_in;
+  for (int i = 0; i < n_outputs; ++i) {
+    const BitlinearOutput& out = outputs[i];
+    check(out.w != nullptr && out.y != nullptr && out.w->order == TernaryOrder::rows,
+          "bitlinear_rows: output {} needs a rows-order matrix and an output", i);
+    check(out.w->n_in == n_in, "bitlinear_rows: matrix {} has n_in {}, the first {}", i, out.w->n_in, n_in);
+    check(out.ld >= out.w->n_out, "bitlinear_rows: output {} stride {} < n_out {}", i, out.ld, out.w->n_out);
+    check(gate == nullptr || ld_gate >= out.w->n_out, "bitlinear_rows: gate stride {} < n_out {}", ld_gate,
+          out.w->n_out);
+    rows += static_cast<int>(out.w->n_out);
+    s.w[i] = out.w->words.data();
+    s.end[i] = rows;
+    s.alpha[i] = out.w->scale;
+    s.y[i] = out.y;
+    s.ld_y[i] = out.ld;
+  }
+  for (int i = n_outputs; i < 3; ++i) {
+    s.end[i] = rows;
+    s.w[i] = s.w[0];
+    s.y[i] = s.y[0];
+  }
+  s.n_rows = rows;
+  s.words_per_line = static_cast<int>(outputs[0].w->words_per_line);
+  check_codes(a, n_in, "bitlinear_rows");
+  const int act_code = act == HiddenActivation::relu2 ? 0 : 1;
+  if (a.n_tokens == 1) {
+    launch_rows<1>(s, a, gate, ld_gate, act_code, stream);
+  } else if (a.n_tokens == 2) {
+    launch_rows<2>(s, a, gate, ld_gate, act_code, stream);
+  } else if (a.n_tokens <= 4) {
+    launch_rows<4>(s, a, gate, ld_gate, act_code, stream);
+  } else if (a.n_tokens <= 8) {
+    launch_rows<8>(s, a, gate, ld_gate, act_code, stream);
+  } else {
+    launch_rows<16>(s, a, gate, ld_gate, act_code, stream);
+  }
+}
+
+void bitlinear_columns(const DeviceTernary& w, const ActivationCodes& a, int32_t* acc,
+                       int64_t ld_acc, cudaStream_t stream) {
+  check(w.order == TernaryOrder::columns, "bitlinear_columns: the matrix is not in columns order");
+  check(acc != nullptr && ld_acc >= w.n_out, "bitlinear_columns: accumulator stride {} < n_out {}", ld_acc,
+        w.n_out);
+  check_codes(a, w.n_in, "bitlinear_columns");
+  if (a.n_tokens == 1) {
+    launch_columns<1>(w, a, acc, ld_acc, stream);
+  } else if (a.n_tokens == 2) {
+    launch_columns<2>(w, a, acc, ld_acc, stream);
+  } else {
+    launch_columns<4>(w, a, acc, ld_acc, stream);
+  }
+}
+
+void bitlinear_finalize(int32_t* acc, int64_t ld_acc, int64_t n_out, float alpha,
+                        const ActivationCodes& a, float* y, int64_t ld_y, bool zero_acc,
+                        cudaStream_t stream) {
+  check(acc != nullptr && y != nullptr && ld_acc >= n_out && ld_y >= n_out && a.n_tokens > 0 &&
+            a.n_tokens <= 65535,
+        "bitlinear_finalize: bad arguments (n_out {}, ld_acc {}, ld_y {}, tokens {})", n_out, ld_acc, ld_y,
+        a.n_tokens);
+  const int threads = 256;
+  const dim3 grid(static_cast<unsigned>(std::min<int64_t>((n_out + threads - 1) / threads, 64)),
+                  static_cast<unsigned>(a.n_tokens));
+  finalize_kernel<<<grid, threads, 0, stream>>>(acc, ld_acc, static_cast<int>(n_out), alpha, a.step, a.sum, y,
+                                                ld_y, zero_acc);
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace a48::cuda
