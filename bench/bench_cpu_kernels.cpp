@@ -21,6 +21,7 @@
 
 #include "cpu/bitlinear.h"
 #include "cpu/dispatch.h"
+#include "cpu/read_bandwidth.h"
 
 namespace a48 {
 namespace {
@@ -60,15 +61,7 @@ struct ReadBuffer {
 double measured_read_bandwidth(int threads) {
   static std::map<int, double> cache;
   if (auto it = cache.find(threads); it != cache.end()) return it->second;
-  const ReadBuffer buffer(kFleetBytes);
-  double best = 0;
-  for (int pass = 0; pass < 5; ++pass) {
-    const auto t0 = std::chrono::steady_clock::now();
-    benchmark::DoNotOptimize(buffer.read(threads, cpu::kernels(cpu::best_isa())));
-    const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
-    best = std::max(best, static_cast<double>(kFleetBytes) / dt.count());
-  }
-  return cache[threads] = best;
+  return cache[threads] = cpu::measure_read_bandwidth(threads, static_cast<int64_t>(kFleetBytes));
 }
 
 void read_bandwidth(benchmark::State& state, cpu::Isa isa, std::size_t mib, int threads) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Device job for the CUDA inference backend (src/cuda/infer): the inference tests of a48_test_cuda,
 # then compute-sanitizer memcheck and racecheck over them, then (BENCH=1) the benchmark mode.
+# RUN_DIR names the carried folder (default build/infer-run).
 # Carry build/infer-run: a48_test_cuda built here (CUDA 13.0, sm_90a) and the shared libraries
 # the device lacks (libfmt.so.9, libcrypto.so.3):
 #   mkdir -p build/infer-run && cp build/cuda-infer/tests/a48_test_cuda build/infer-run/ && cp <libs> build/infer-run/
@@ -8,8 +9,9 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 : "${OUT:?OUT must name the folder whose files come back}"
 exec > >(tee -a "$OUT/infer_tests.log") 2>&1
-export LD_LIBRARY_PATH="$PWD/build/infer-run:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
-bin=build/infer-run/a48_test_cuda
+run_dir=${RUN_DIR:-build/infer-run}  # the carried folder
+export LD_LIBRARY_PATH="$PWD/$run_dir:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+bin=$run_dir/a48_test_cuda
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
 if ldd "$bin" | grep "not found"; then exit 1; fi
 filter='CudaTernaryPack*:CudaBitlinear*:CudaRowQuant*:CudaAttention.Prefill*:Schemes/CudaEngineVsReference*:CudaEngine.*'

@@ -26,6 +26,7 @@ int run(int argc, char** argv) {
   register_tokenize(app);
   register_export(app);
   register_serve(app);
+  register_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

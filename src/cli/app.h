@@ -19,6 +19,7 @@ void register_init(CLI::App& app);
 void register_train(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_export(CLI::App& app);
+void register_bench(CLI::App& app);
 void register_serve(CLI::App& app);
 
 }  // namespace a48::cli

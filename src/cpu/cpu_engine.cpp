@@ -108,13 +108,14 @@ std::string CpuEngine::describe() const {
                      pool_->size() == 1 ? "" : "s", to_string(head_.precision()));
 }
 
-int64_t CpuEngine::projection_bytes() const {
-  int64_t bytes = 0;
+CpuEngine::ProjectionBytes CpuEngine::projection_bytes() const {
+  ProjectionBytes bytes;
   for (const Layer& l : layers_) {
-    for (const PackedLinear* p : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj,
-                                  &l.up_proj, &l.down_proj}) {
-      bytes += p->bytes();
-    }
+    bytes.qkv += l.q_proj.bytes() + l.k_proj.bytes() + l.v_proj.bytes();
+    bytes.out += l.o_proj.bytes();
+    bytes.gate += l.gate_proj.bytes();
+    bytes.up += l.up_proj.bytes();
+    bytes.down += l.down_proj.bytes();
   }
   return bytes;
 }

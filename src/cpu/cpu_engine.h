@@ -45,10 +45,15 @@ class CpuEngine final : public Engine {
   std::vector<float> forward(std::span<const EngineStep> batch,
                              SparsityStats* sparsity = nullptr) override;
 
-  // Bytes of weights a decode step reads at most (all packed projections + the head) and their
-  // parts, for the benchmarks' roofline.
-  int64_t projection_bytes() const;
+  // Packed weight bytes of each projection kind summed over layers, and of the head: with Table
+  // 2's sparsity of a run, what a decode step must read (the benchmarks' roofline).
+  struct ProjectionBytes {
+    int64_t qkv = 0, out = 0, gate = 0, up = 0, down = 0;
+    int64_t total() const { return qkv + out + gate + up + down; }
+  };
+  ProjectionBytes projection_bytes() const;
   int64_t head_bytes() const { return head_.bytes(); }
+  int threads() const { return pool_->size(); }
 
  private:
   struct Layer {

@@ -27,6 +27,8 @@ class PortableRandom {
  public:
   explicit PortableRandom(uint64_t seed) : engine_(seed) {}
 
+  uint64_t next() { return engine_(); }
+
   // Uniform in [0, 1) with 53 random bits.
   double uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
 
@@ -108,6 +110,53 @@ Model make_random_model(const ModelConfig& config, uint64_t seed) {
   w.final_norm = norm_vector(random, d);
   if (!config.tie_word_embeddings)
     w.lm_head = normal_vector(random, config.vocab_size * d, kStddev);
+  return model;
+}
+
+namespace {
+
+LinearWeights random_ternary_linear(PortableRandom& random, int64_t n_out, int64_t n_in) {
+  LinearWeights w;
+  w.n_out = n_out;
+  w.n_in = n_in;
+  w.ternary.resize(static_cast<std::size_t>(n_out * n_in));
+  // Eight codes per 64-bit draw: byte % 3 - 1 (256 = 3 * 85 + 1: a bias of 1/256, harmless here).
+  uint64_t bits = 0;
+  for (std::size_t i = 0; i < w.ternary.size(); ++i) {
+    if (i % 8 == 0) bits = random.next();
+    w.ternary[i] = static_cast<int8_t>(static_cast<int>((bits >> (8 * (i % 8))) & 0xFF) % 3 - 1);
+  }
+  w.scale = 0.016f;
+  return w;
+}
+
+}  // namespace
+
+Model make_random_ternary_model(const ModelConfig& config, uint64_t seed) {
+  config.validate();
+  const int64_t d = config.hidden_size, f = config.intermediate_size;
+  const int64_t q = config.q_size(), kv = config.kv_size();
+  PortableRandom random(seed);
+  Model model;
+  model.config = config;
+  ModelWeights& w = model.weights;
+  w.embed_tokens = normal_vector(random, config.vocab_size * d, 0.02);
+  w.layers.resize(static_cast<std::size_t>(config.num_hidden_layers));
+  for (LayerWeights& layer : w.layers) {
+    layer.attn_norm = norm_vector(random, d);
+    layer.q_proj = random_ternary_linear(random, q, d);
+    layer.k_proj = random_ternary_linear(random, kv, d);
+    layer.v_proj = random_ternary_linear(random, kv, d);
+    layer.attn_sub_norm = norm_vector(random, q);
+    layer.o_proj = random_ternary_linear(random, d, q);
+    layer.ffn_norm = norm_vector(random, d);
+    layer.gate_proj = random_ternary_linear(random, f, d);
+    layer.up_proj = random_ternary_linear(random, f, d);
+    layer.ffn_sub_norm = norm_vector(random, f);
+    layer.down_proj = random_ternary_linear(random, d, f);
+  }
+  w.final_norm = norm_vector(random, d);
+  if (!config.tie_word_embeddings) w.lm_head = normal_vector(random, config.vocab_size * d, 0.02);
   return model;
 }
 

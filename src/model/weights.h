@@ -53,6 +53,12 @@ struct Model {
 // used by tests and benchmarks (`a48 init`).
 Model make_random_model(const ModelConfig& config, uint64_t seed);
 
+// A model of `config`'s shape with seeded random ternary codes drawn directly (about a third zeros,
+// scale 0.016 as eq. 2 gives N(0, 0.02) latents) and no latent weights: models of billions of
+// parameters for benchmarks (`a48 bench --shape`) without the fp32 latents' memory. Embeddings
+// ~ N(0, 0.02), norms ~ 1 +- 0.1.
+Model make_random_ternary_model(const ModelConfig& config, uint64_t seed);
+
 // Parameter counts (Table 2 counts non-embedding parameters).
 struct ParameterCounts {
   int64_t embedding = 0;      // embed_tokens (+ lm_head when untied)

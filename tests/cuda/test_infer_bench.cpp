@@ -55,6 +55,55 @@ double time_us(const std::function<void(int)>& launch, int iters) {
   return runs[3];
 }
 
+// The stream the kernel benchmarks launch on: null for direct launches, a capturing stream while
+// time_graph_us records them into a graph.
+cudaStream_t g_stream = nullptr;
+
+// The same launches replayed from one CUDA graph (what the engine's decode step sees: no host
+// launch cost), microseconds per launch, median of 7.
+double time_graph_us(const std::function<void(int)>& launch, int iters) {
+  cudaStream_t s;
+  CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  g_stream = s;
+  CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+  for (int i = 0; i < iters; ++i) launch(i);
+  CUDA_CHECK(cudaStreamEndCapture(s, &graph));
+  g_stream = nullptr;
+  CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  cudaEvent_t a, b;
+  CUDA_CHECK(cudaEventCreate(&a));
+  CUDA_CHECK(cudaEventCreate(&b));
+  CUDA_CHECK(cudaGraphLaunch(exec, s));
+  std::vector<double> runs;
+  for (int r = 0; r < 7; ++r) {
+    CUDA_CHECK(cudaEventRecord(a, s));
+    CUDA_CHECK(cudaGraphLaunch(exec, s));
+    CUDA_CHECK(cudaEventRecord(b, s));
+    CUDA_CHECK(cudaEventSynchronize(b));
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+    runs.push_back(1000.0 * ms / iters);
+  }
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(s);
+  std::sort(runs.begin(), runs.end());
+  return runs[3];
+}
+
+double g_last_graph_us = 0;
+
+// time_us, and time_graph_us into g_last_graph_us.
+double time_both(const std::function<void(int)>& launch, int iters) {
+  const double us = time_us(launch, iters);
+  g_last_graph_us = time_graph_us(launch, iters);
+  return us;
+}
+
 struct Xorshift {
   uint64_t s;
   uint64_t next() {
@@ -88,13 +137,22 @@ double copy_bandwidth_gbs() {
 struct KernelRow {
   std::string name;
   double us, bytes;
+  double graph_us = 0;  // the same launches replayed from a graph
 };
 
+// Appends r with the graph time of the last time_both call (each row follows its own timing).
+void push(std::vector<KernelRow>& rows, KernelRow r) {
+  r.graph_us = g_last_graph_us;
+  rows.push_back(std::move(r));
+}
+
 void print_rows(const std::vector<KernelRow>& rows, double copy_gbs) {
-  std::printf("%-44s %10s %10s %8s\n", "kernel", "us", "GB/s", "of copy");
+  std::printf("%-48s %10s %10s %8s | %9s %10s %8s\n", "kernel", "us", "GB/s", "of copy", "graph us", "GB/s",
+              "of copy");
   for (const KernelRow& r : rows) {
-    const double gbs = r.bytes / (r.us * 1e3);
-    std::printf("%-44s %10.2f %10.1f %7.1f%%\n", r.name.c_str(), r.us, gbs, 100.0 * gbs / copy_gbs);
+    const double gbs = r.bytes / (r.us * 1e3), ggbs = r.bytes / (r.graph_us * 1e3);
+    std::printf("%-48s %10.2f %10.1f %7.1f%% | %9.2f %10.1f %7.1f%%\n", r.name.c_str(), r.us, gbs,
+                100.0 * gbs / copy_gbs, r.graph_us, ggbs, 100.0 * ggbs / copy_gbs);
   }
 }
 
@@ -143,22 +201,22 @@ void kernel_benchmarks(int64_t tokens, double copy_gbs) {
     auto q = copies(wq, cuda::TernaryOrder::rows), k = copies(wk, cuda::TernaryOrder::rows),
          v = copies(wv, cuda::TernaryOrder::rows);
     const std::size_t n = std::min({q.size(), k.size(), v.size()});
-    const double us = time_us([&](int i) {
+    const double us = time_both([&](int i) {
       const std::size_t c = static_cast<std::size_t>(i) % n;
       const cuda::BitlinearOutput outs[3] = {{&q[c], y.data(), d}, {&k[c], y.data() + tokens * d, kv},
                                              {&v[c], y.data() + tokens * (d + kv), kv}};
-      cuda::bitlinear_rows(outs, 3, c4.view, nullptr, 0, HiddenActivation::relu2, nullptr);
+      cuda::bitlinear_rows(outs, 3, c4.view, nullptr, 0, HiddenActivation::relu2, g_stream);
     }, 200);
-    rows.push_back({"qkv rows 3840x2560 (int4 codes)", us, static_cast<double>(q[0].bytes() + k[0].bytes() + v[0].bytes()) + act_in + tokens * 3840.0 * 4});
+    push(rows, {"qkv rows 3840x2560 (int4 codes)", us, static_cast<double>(q[0].bytes() + k[0].bytes() + v[0].bytes()) + act_in + tokens * 3840.0 * 4});
   }
   for (const auto& [name, w, codes, n_in] :
        {std::tuple{"o_proj", &wo, &c8o, d}, std::tuple{"down", &wd, &c8d, f}}) {
     auto r = copies(*w, cuda::TernaryOrder::rows);
-    const double us = time_us([&](int i) {
+    const double us = time_both([&](int i) {
       const cuda::BitlinearOutput out{&r[static_cast<std::size_t>(i) % r.size()], y.data(), w->n_out};
-      cuda::bitlinear_rows(&out, 1, codes->view, nullptr, 0, HiddenActivation::relu2, nullptr);
+      cuda::bitlinear_rows(&out, 1, codes->view, nullptr, 0, HiddenActivation::relu2, g_stream);
     }, 200);
-    rows.push_back({fmt::format("{} rows {}x{} dense", name, w->n_out, n_in), us,
+    push(rows, {fmt::format("{} rows {}x{} dense", name, w->n_out, n_in), us,
                     static_cast<double>(r[0].bytes()) + tokens * static_cast<double>(n_in) + tokens * w->n_out * 4.0});
     r.clear();
     auto cl = copies(*w, cuda::TernaryOrder::columns);
@@ -171,21 +229,21 @@ void kernel_benchmarks(int64_t tokens, double copy_gbs) {
       read += nz;
     }
     if (tokens <= 4) {
-      const double us2 = time_us([&](int i) {
-        cuda::bitlinear_columns(cl[static_cast<std::size_t>(i) % cl.size()], codes->view, acc.data(), w->n_out, nullptr);
-        cuda::bitlinear_finalize(acc.data(), w->n_out, w->n_out, w->scale, codes->view, y.data(), w->n_out, true, nullptr);
+      const double us2 = time_both([&](int i) {
+        cuda::bitlinear_columns(cl[static_cast<std::size_t>(i) % cl.size()], codes->view, acc.data(), w->n_out, g_stream);
+        cuda::bitlinear_finalize(acc.data(), w->n_out, w->n_out, w->scale, codes->view, y.data(), w->n_out, true, g_stream);
       }, 200);
-      rows.push_back({fmt::format("{} columns, {:.0f}% inputs read (+finalize)", name, 100.0 * read / n_in), us2,
+      push(rows, {fmt::format("{} columns, {:.0f}% inputs read (+finalize)", name, 100.0 * read / n_in), us2,
                       static_cast<double>(read) * cl[0].words_per_line * 4 + tokens * static_cast<double>(n_in) + tokens * w->n_out * 8.0});
     }
   }
   {
     auto g = copies(wg, cuda::TernaryOrder::rows);
-    const double us = time_us([&](int i) {
+    const double us = time_both([&](int i) {
       const cuda::BitlinearOutput out{&g[static_cast<std::size_t>(i) % g.size()], y.data(), f};
-      cuda::bitlinear_rows(&out, 1, c4.view, nullptr, 0, HiddenActivation::relu2, nullptr);
+      cuda::bitlinear_rows(&out, 1, c4.view, nullptr, 0, HiddenActivation::relu2, g_stream);
     }, 200);
-    rows.push_back({"gate rows 6912x2560", us, static_cast<double>(g[0].bytes()) + act_in + act_f * 4});
+    push(rows, {"gate rows 6912x2560", us, static_cast<double>(g[0].bytes()) + act_in + act_f * 4});
     int64_t active_pairs = 0;  // rows read: those with a positive gate in some token of their warp's 2 rows
     for (int64_t o = 0; o < f; o += 2) {
       bool on = false;
@@ -193,12 +251,20 @@ void kernel_benchmarks(int64_t tokens, double copy_gbs) {
         for (int64_t t = 0; t < tokens; ++t) on = on || gate_h[static_cast<std::size_t>(t * f + r)] > 0;
       active_pairs += on;
     }
-    const double us2 = time_us([&](int i) {
+    const double us2 = time_both([&](int i) {
       const cuda::BitlinearOutput out{&g[static_cast<std::size_t>(i) % g.size()], y.data(), f};
-      cuda::bitlinear_rows(&out, 1, c4.view, gate.data(), f, HiddenActivation::relu2, nullptr);
+      cuda::bitlinear_rows(&out, 1, c4.view, gate.data(), f, HiddenActivation::relu2, g_stream);
     }, 200);
-    rows.push_back({fmt::format("up rows masked, {:.0f}% rows read", 100.0 * active_pairs * 2 / f), us2,
+    push(rows, {fmt::format("up rows masked, {:.0f}% rows read", 100.0 * active_pairs * 2 / f), us2,
                     static_cast<double>(active_pairs) * 2 * g[0].words_per_line * 4 + act_in + act_f * 8});
+    // gate and up in one launch (up rows read where a computed gate is positive for some token).
+    const double us3 = time_both([&](int i) {
+      const std::size_t c = static_cast<std::size_t>(i) % g.size();
+      cuda::bitlinear_glu(g[c], g[(c + 1) % g.size()], c4.view, y.data(), y.data() + tokens * f, f,
+                          HiddenActivation::relu2, g_stream);
+    }, 200);
+    push(rows, {"gate+up fused (bytes: gate + all of up)", us3,
+                    2.0 * static_cast<double>(g[0].bytes()) + act_in + act_f * 8});
   }
   {
     cuda::DeviceBuffer<float> x = cuda::to_device(test::uniform(static_cast<std::size_t>(tokens * f), 20)),
@@ -218,10 +284,10 @@ void kernel_benchmarks(int64_t tokens, double copy_gbs) {
     a.ld_q = d;
     a.step = st.data();
     a.sum = sm.data();
-    rows.push_back({"rmsnorm+int4 quantize, 2560", time_us([&](int) { cuda::quantize_rows(a, nullptr); }, 200), act_in * 5});
+    push(rows, {"rmsnorm+int4 quantize, 2560", time_both([&](int) { cuda::quantize_rows(a, g_stream); }, 200), act_in * 5});
     a.keep = d / 2;
     a.quantizer = ActivationQuantizer::int8_absmax;
-    rows.push_back({"rmsnorm+top-K 50%+int8, 2560", time_us([&](int) { cuda::quantize_rows(a, nullptr); }, 200), act_in * 5});
+    push(rows, {"rmsnorm+top-K 50%+int8, 2560", time_both([&](int) { cuda::quantize_rows(a, g_stream); }, 200), act_in * 5});
     cuda::RowQuantArgs g;
     g.n_tokens = tokens;
     g.n = f;
@@ -235,7 +301,7 @@ void kernel_benchmarks(int64_t tokens, double copy_gbs) {
     g.ld_q = cuda::padded_codes(f);
     g.step = st.data();
     g.sum = sm.data();
-    rows.push_back({"relu2 glu+rmsnorm+int8, 6912", time_us([&](int) { cuda::quantize_rows(g, nullptr); }, 200), act_f * 9});
+    push(rows, {"relu2 glu+rmsnorm+int8, 6912", time_both([&](int) { cuda::quantize_rows(g, g_stream); }, 200), act_f * 9});
   }
   {
     // Decode attention at context 512, 20 heads / 5 KV heads of 128, 3-bit KV cache.
@@ -248,8 +314,22 @@ void kernel_benchmarks(int64_t tokens, double copy_gbs) {
     std::vector<cuda::KvSlot> slots(static_cast<std::size_t>(tokens), cuda::KvSlot{kc.data(), vc.data(), kg.data(), vg.data(), ctx - 1, ctx});
     cuda::DeviceBuffer<cuda::KvSlot> ds = cuda::to_device(slots);
     cuda::DeviceBuffer<float> qd = cuda::to_device(test::uniform(static_cast<std::size_t>(tokens * d), 30)), out(static_cast<std::size_t>(tokens * d));
-    const double us = time_us([&](int) { cuda::attention(qd.data(), d, ds.data(), tokens, 0, s, ctx, out.data(), d, nullptr); }, 100);
-    rows.push_back({"attention decode, ctx 512, 3-bit KV (1 B/code)", us, tokens * 2.0 * ctx * kv});
+    const double us = time_both([&](int) { cuda::attention(qd.data(), d, ds.data(), tokens, 0, s, ctx, out.data(), d, g_stream); }, 100);
+    push(rows, {"attention decode, ctx 512, 3-bit KV (1 B/code)", us, tokens * 2.0 * ctx * kv});
+    {
+      std::vector<float> cos_t, sin_t;
+      cuda::rope_tables(128, 500000.0, ctx, cos_t, sin_t);
+      cuda::DeviceBuffer<float> dcos = cuda::to_device(cos_t), dsin = cuda::to_device(sin_t);
+      cuda::DeviceBuffer<float> kd = cuda::to_device(test::uniform(static_cast<std::size_t>(tokens * kv), 32)),
+                                vd = cuda::to_device(test::uniform(static_cast<std::size_t>(tokens * kv), 33));
+      const double us_rope = time_both([&](int) {
+        cuda::rope_store_kv(qd.data(), d, kd.data(), vd.data(), kv, ds.data(), tokens, 0, s, dcos.data(), dsin.data(), g_stream);
+      }, 100);
+      push(rows, {"rope + q quantize + 3-bit K/V store", us_rope, tokens * (2.0 * d + 4.0 * kv) * 4});
+    }
+    cuda::AttentionWorkspace ws(s, tokens);
+    const double us_split = time_both([&](int) { cuda::attention(qd.data(), d, ds.data(), tokens, 0, s, ctx, out.data(), d, g_stream, &ws); }, 100);
+    push(rows, {fmt::format("attention split x{}, ctx 512, 3-bit KV", ws.splits(tokens)), us_split, tokens * 2.0 * ctx * kv});
   }
   {
     std::vector<float> head_w(static_cast<std::size_t>(128256) * d);
@@ -261,8 +341,8 @@ void kernel_benchmarks(int64_t tokens, double copy_gbs) {
     for (int64_t t = 0; t < tokens; ++t) idx[static_cast<std::size_t>(t)] = static_cast<int32_t>(t);
     cuda::DeviceBuffer<int32_t> di = cuda::to_device(idx);
     cuda::DeviceBuffer<float> logits(static_cast<std::size_t>(tokens * 128256));
-    const double us = time_us([&](int) { cuda::head_logits(h, normed.data(), d, di.data(), tokens, logits.data(), nullptr); }, 20);
-    rows.push_back({"lm head int8 128256x2560", us, static_cast<double>(h.bytes()) + tokens * 128256.0 * 4});
+    const double us = time_both([&](int) { cuda::head_logits(h, normed.data(), d, di.data(), tokens, logits.data(), g_stream); }, 20);
+    push(rows, {"lm head int8 128256x2560", us, static_cast<double>(h.bytes()) + tokens * 128256.0 * 4});
   }
   std::printf("\n--- kernels, %lld token(s)\n", static_cast<long long>(tokens));
   print_rows(rows, copy_gbs);
@@ -426,6 +506,12 @@ TEST(CudaInferBench, Hopper2B4T) {
               128256.0 * 2564 / 1e6);
   engine_benchmark(a48, "a4.8, 4q3kv, 2B4T random ternary", 1);
   engine_benchmark(a48, "a4.8, 4q3kv, 2B4T random ternary", 8);
+  setenv("A48_CUDA_PDL", "0", 1);  // without programmatic dependent launch
+  engine_benchmark(a48, "a4.8, 4q3kv, 2B4T random ternary, no PDL", 1);
+  unsetenv("A48_CUDA_PDL");
+  setenv("A48_CUDA_SPARSE_INPUT", "1", 1);  // o_proj/down through the sparse-input kernels at <= 4 tokens
+  engine_benchmark(a48, "a4.8, 4q3kv, 2B4T random ternary, sparse-input o/down", 1);
+  unsetenv("A48_CUDA_SPARSE_INPUT");
   Model b = *a48;
   b.config.activation_scheme = ActivationScheme::b158;
   auto b158 = std::make_shared<const Model>(std::move(b));

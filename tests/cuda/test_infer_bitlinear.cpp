@@ -140,6 +140,38 @@ TEST(CudaBitlinear, RowMaskSkipsRowsWhoseGateIsNotPositive) {
   }
 }
 
+TEST(CudaBitlinear, FusedGluEqualsGateThenMaskedUp) {
+  A48_REQUIRE_CUDA_DEVICE();
+  uint32_t seed = 700;
+  for (const Shape& s : kShapes) {
+    for (int64_t n_tokens : {1, 2, 3, 6, 11, 17}) {
+      SCOPED_TRACE(testing::Message() << "[" << s.n_out << ", " << s.n_in << "] tokens " << n_tokens);
+      const LinearWeights wg = test::random_ternary(s.n_out, s.n_in, seed++);
+      const LinearWeights wu = test::random_ternary(s.n_out, s.n_in, seed++);
+      const std::vector<int8_t> q = test::random_codes(n_tokens, s.n_in, seed++, -8, 7, 0.2);
+      const std::vector<float> steps = test::uniform(static_cast<std::size_t>(n_tokens), seed++, 0.5f);
+      const cuda::DeviceTernary dg = cuda::upload_ternary(cuda::pack_ternary(wg, cuda::TernaryOrder::rows));
+      const cuda::DeviceTernary du = cuda::upload_ternary(cuda::pack_ternary(wu, cuda::TernaryOrder::rows));
+      test::DeviceCodes codes = test::upload_codes(q, n_tokens, s.n_in, steps);
+      const int64_t ld = s.n_out + 2;
+      cuda::DeviceBuffer<float> gy = test::poisoned(static_cast<std::size_t>(n_tokens * ld));
+      cuda::DeviceBuffer<float> uy = test::poisoned(static_cast<std::size_t>(n_tokens * ld));
+      cuda::bitlinear_glu(dg, du, codes.view, gy.data(), uy.data(), ld, HiddenActivation::relu2, nullptr);
+      const std::vector<float> want_gate = ref_tokens(wg, q, steps, n_tokens);
+      const std::vector<float> want_up = ref_tokens(wu, q, steps, n_tokens, &want_gate);
+      const std::vector<float> all_g = gy.to_host(), all_u = uy.to_host();
+      std::vector<float> got_g(want_gate.size()), got_u(want_up.size());
+      for (int64_t t = 0; t < n_tokens; ++t)
+        for (int64_t o = 0; o < s.n_out; ++o) {
+          got_g[static_cast<std::size_t>(t * s.n_out + o)] = all_g[static_cast<std::size_t>(t * ld + o)];
+          got_u[static_cast<std::size_t>(t * s.n_out + o)] = all_u[static_cast<std::size_t>(t * ld + o)];
+        }
+      expect_identical(got_g, want_gate);
+      expect_identical(got_u, want_up);
+    }
+  }
+}
+
 TEST(CudaBitlinear, ColumnsReadOnlyNonZeroInputsAndEqualReference) {
   A48_REQUIRE_CUDA_DEVICE();
   uint32_t seed = 500;

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "cuda/infer/cuda_engine.h"
 #include "cuda_test_util.h"
@@ -63,6 +64,7 @@ int32_t argmax(const std::vector<float>& logits, int64_t r, int64_t v) {
 struct EngineCase {
   ActivationScheme scheme;
   AttentionBits bits;
+  bool sparse_input = false;  // A48_CUDA_SPARSE_INPUT=1: o_proj/down through the columns kernel
 };
 
 class CudaEngineVsReference : public testing::TestWithParam<EngineCase> {};
@@ -73,7 +75,9 @@ TEST_P(CudaEngineVsReference, LogitsAgreeAndGreedyTokensAreEqual) {
   const ModelConfig config = small_config(ec.scheme, ec.bits);
   auto model = std::make_shared<const Model>(make_random_model(config, 1234));
   ReferenceEngine ref(model);
+  if (ec.sparse_input) setenv("A48_CUDA_SPARSE_INPUT", "1", 1);
   std::unique_ptr<Engine> gpu = make_cuda_engine(model, 0, false);
+  unsetenv("A48_CUDA_SPARSE_INPUT");
   const int64_t V = config.vocab_size;
 
   auto ra = ref.new_sequence(40), rb = ref.new_sequence(40);
@@ -133,7 +137,8 @@ INSTANTIATE_TEST_SUITE_P(Schemes, CudaEngineVsReference,
                                          EngineCase{ActivationScheme::a48, AttentionBits::q4_kv3},
                                          EngineCase{ActivationScheme::b158, AttentionBits::fp16},
                                          EngineCase{ActivationScheme::b158, AttentionBits::q4_kv3},
-                                         EngineCase{ActivationScheme::a48_fp4, AttentionBits::int8}));
+                                         EngineCase{ActivationScheme::a48_fp4, AttentionBits::int8},
+                                         EngineCase{ActivationScheme::a48, AttentionBits::q4_kv3, true}));
 
 TEST(CudaEngine, RejectsBadCallsAndLeavesStatesAsTheyWere) {
   A48_REQUIRE_CUDA_DEVICE();

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <random>
 
 #include "cuda/infer/attention.h"
 #include "cuda/infer/row_quant.h"
@@ -115,6 +116,58 @@ TEST(CudaRowQuant, ResidualNormAndQuantizersEqualReference) {
   }
   std::printf("row_quant: %lld of %lld codes differ from the reference (rounding-tie flips)\n",
               static_cast<long long>(flips), static_cast<long long>(codes_total));
+}
+
+// Top-K by radix select where many entries tie at the threshold (values from a 9-value set), so
+// the ties are ranked by index; no norm, so the codes must equal the reference's exactly.
+TEST(CudaRowQuant, TopKWithManyTiesEqualsReference) {
+  A48_REQUIRE_CUDA_DEVICE();
+  uint32_t seed = 1500;
+  for (int64_t n : {7, 300, 2560, 6913}) {
+    for (float fraction : {0.9f, 0.5f, 0.3f, 0.02f}) {
+      SCOPED_TRACE(testing::Message() << "n " << n << " keep " << fraction);
+      const int64_t rows = 4;
+      std::mt19937 rng(seed++);
+      std::uniform_int_distribution<int> pick(-4, 4);
+      std::vector<float> x(static_cast<std::size_t>(rows * n));
+      for (float& v : x) v = 0.5f * static_cast<float>(pick(rng));
+      const int64_t ld_q = (n + 63) / 64 * 64;
+      cuda::DeviceBuffer<float> dx = cuda::to_device(x);
+      cuda::DeviceBuffer<int8_t> q(static_cast<std::size_t>(rows * ld_q));
+      q.fill_bytes(0xAB);
+      cuda::DeviceBuffer<float> step = test::poisoned(static_cast<std::size_t>(rows));
+      cuda::DeviceBuffer<int32_t> sum(static_cast<std::size_t>(rows));
+      sum.fill_bytes(0xAB);
+      cuda::RowQuantArgs a;
+      a.n_tokens = rows;
+      a.n = n;
+      a.x = dx.data();
+      a.ld_x = n;
+      a.keep = topk_keep_count(n, fraction);
+      a.quantizer = ActivationQuantizer::int8_absmax;
+      a.q = q.data();
+      a.ld_q = ld_q;
+      a.step = step.data();
+      a.sum = sum.data();
+      cuda::quantize_rows(a, nullptr);
+      const std::vector<int8_t> got_q = q.to_host();
+      const std::vector<float> got_step = step.to_host();
+      const std::vector<int32_t> got_sum = sum.to_host();
+      const ProjectionQuantization pq{ActivationQuantizer::int8_absmax, fraction, true};
+      for (int64_t r = 0; r < rows; ++r) {
+        const ref::ActivationRow want = ref::quantize_activation_row(pq, row(x, r, n));
+        ASSERT_EQ(got_step[static_cast<std::size_t>(r)], want.step) << "row " << r;
+        int32_t want_sum = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_EQ(got_q[static_cast<std::size_t>(r * ld_q + i)], want.q[static_cast<std::size_t>(i)])
+              << "row " << r << " index " << i;
+          want_sum += want.q[static_cast<std::size_t>(i)];
+        }
+        for (int64_t i = n; i < ld_q; ++i) ASSERT_EQ(got_q[static_cast<std::size_t>(r * ld_q + i)], 0);
+        EXPECT_EQ(got_sum[static_cast<std::size_t>(r)], want_sum);
+      }
+    }
+  }
 }
 
 TEST(CudaRowQuant, GluInputEqualsReference) {
@@ -247,8 +300,25 @@ TEST(CudaAttention, PrefillEqualsReferenceAtEveryCacheWidth) {
     double worst = 0.0;
     for (std::size_t i = 0; i < q.size(); ++i) worst = std::max(worst, std::fabs(double(got_out[i]) - want_out[i]));
     EXPECT_LE(worst, 1e-5 * vmax);
-    std::printf("attention %s: max |out - ref| = %.3g (max|v| %.3g)\n", std::string(to_string(cs.bits)).c_str(),
-                worst, vmax);
+    // The split (flash-decoding) path, up to 3 tokens per call (2 to 16 blocks per head), reading
+    // the caches the prefill wrote.
+    cuda::AttentionWorkspace ws(shape, 3);
+    cuda::DeviceBuffer<float> split_out = test::poisoned(q.size());
+    int max_splits = 1;
+    for (int t0 = 0; t0 < P; t0 += 3) {
+      const int n = std::min(3, P - t0);
+      max_splits = std::max(max_splits, ws.splits(n));
+      cuda::attention(dq.data() + t0 * qs, qs, dslots.data() + t0, n, layer, shape, cap, split_out.data() + t0 * qs,
+                      qs, nullptr, &ws);
+    }
+    EXPECT_GT(max_splits, 1);
+    const std::vector<float> got_split = split_out.to_host();
+    double worst_split = 0.0;
+    for (std::size_t i = 0; i < q.size(); ++i)
+      worst_split = std::max(worst_split, std::fabs(double(got_split[i]) - want_out[i]));
+    EXPECT_LE(worst_split, 1e-5 * vmax);
+    std::printf("attention %s: max |out - ref| = %.3g, split path %.3g (max|v| %.3g)\n",
+                std::string(to_string(cs.bits)).c_str(), worst, worst_split, vmax);
   }
 }
 

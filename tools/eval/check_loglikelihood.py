@@ -54,7 +54,7 @@ def main() -> int:
     with A48Server(binary, model_flags) as server:
         lm = LocalCompletionsAPI(model="a48", base_url=server.url + "/v1/completions",
                                  tokenizer_backend="huggingface", tokenizer=str(tokenizer_dir),
-                                 tokenized_requests=True, max_length=context - 1, num_concurrent=2)
+                                 tokenized_requests=True, max_length=context, num_concurrent=2)
         requests = [Instance(request_type="loglikelihood", doc={}, arguments=pair, idx=0) for pair in pairs]
         harness = lm.loglikelihood(requests)
 
@@ -64,7 +64,7 @@ def main() -> int:
     print("|---|---|---|---|---|")
     for i, ((ctx, cont), (logprob, is_greedy)) in enumerate(zip(pairs, harness)):
         ctx_ids, cont_ids = lm._encode_pair(ctx, cont)
-        ids = (ctx_ids + cont_ids)[-(context - 1):]
+        ids = (ctx_ids + cont_ids)[-lm.max_length:]  # as the harness truncates
         scored = subprocess.run([str(binary), "score", *model_flags, "--ids", ",".join(map(str, ids))],
                                 check=True, capture_output=True, text=True)
         tokens = json.loads(scored.stdout)["tokens"]

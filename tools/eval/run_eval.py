@@ -6,8 +6,8 @@ data only (tasks in tools/eval/tasks over ../shared/data/eval), and prints a mar
     python3 tools/eval/run_eval.py -m models/mine --device cpu --limit 500 --tasks a48_piqa
 
 The harness tokenizes with the model's own tokenizer.json (through transformers) and sends token
-ids, so its context/continuation split is exact; max_length is the context minus one, leaving the
-slot that its `max_tokens: 1` loglikelihood requests generate into.
+ids, so its context/continuation split is exact. max_length is the model's context: the harness
+(0.4.10+) keeps one position free for the token its `max_tokens: 1` loglikelihood requests make.
 """
 import argparse
 import json
@@ -55,7 +55,7 @@ def main() -> int:
             "tokenizer_backend=huggingface",
             f"tokenizer={tokenizer_dir}",
             "tokenized_requests=True",
-            f"max_length={context - 1}",
+            f"max_length={context}",
             f"num_concurrent={args.num_concurrent}",
             "max_retries=3",
             "timeout=600",

@@ -5,6 +5,7 @@
 
 #include "cuda/common/check.h"
 #include "cuda/infer/act.cuh"
+#include "cuda/infer/pdl_launch.cuh"
 
 namespace a48::cuda {
 
@@ -23,11 +24,61 @@ struct RowSegments {
   int words_per_line;
 };
 
+constexpr int kChunkUnroll = 4;  // 16-byte weight loads per lane and line in flight together
+
+// This lane's sums of (t + 1) q over R lines (null: a padding line, all t = 0) for T tokens,
+// chunks lane, lane + 32, ...; not yet reduced over the warp. The weight loads of kChunkUnroll
+// chunks are issued before any is used: with one chunk at a time a warp had 1 KB in flight and
+// waited one memory latency per chunk.
+template <int R, int T>
+__device__ inline void lane_dots(const uint4* const (&line)[R], int n_chunks, int lane, const int8_t* __restrict__ q,
+                                 int64_t ld_q, int t0, int n_tokens, int (&acc)[R][T]) {
+  const uint4 pad = make_uint4(0x55555555u, 0x55555555u, 0x55555555u, 0x55555555u);
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int t = 0; t < T; ++t) acc[r][t] = 0;
+  for (int c0 = lane; c0 < n_chunks; c0 += 32 * kChunkUnroll) {
+    uint4 wv[kChunkUnroll][R];
+#pragma unroll
+    for (int u = 0; u < kChunkUnroll; ++u)
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        const int c = c0 + 32 * u;
+        wv[u][r] = (line[r] != nullptr && c < n_chunks) ? __ldg(line[r] + c) : pad;
+      }
+#pragma unroll
+    for (int u = 0; u < kChunkUnroll; ++u) {
+      const int c = c0 + 32 * u;
+      if (c >= n_chunks) break;
+#pragma unroll
+      for (int t = 0; t < T; ++t) {
+        if (t0 + t >= n_tokens) break;
+        const int4* qa = reinterpret_cast<const int4*>(q + (t0 + t) * ld_q) + 4 * c;
+        const int4 a0 = __ldg(qa), a1 = __ldg(qa + 1), a2 = __ldg(qa + 2), a3 = __ldg(qa + 3);
+        const int av[16] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w,
+                            a2.x, a2.y, a2.z, a2.w, a3.x, a3.y, a3.z, a3.w};
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          const uint32_t ww[4] = {wv[u][r].x, wv[u][r].y, wv[u][r].z, wv[u][r].w};
+#pragma unroll
+          for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int k = 0; k < 4; ++k)
+              acc[r][t] = __dp4a(static_cast<int>((ww[j] >> (2 * k)) & 0x03030303u), av[4 * j + k], acc[r][t]);
+        }
+      }
+    }
+  }
+}
+
 template <int R, int T>
 __global__ void __launch_bounds__(kRowsWarps * 32)
     rows_kernel(RowSegments s, const int8_t* __restrict__ q, int64_t ld_q,
                 const float* __restrict__ steps, const int32_t* __restrict__ sums, int n_tokens,
                 const float* __restrict__ gate, int64_t ld_gate, int act) {
+  pdl_wait();  // pdl_launch.cuh: the previous kernel's writes are visible from here on
+  pdl_release();
   const int warp = static_cast<int>(threadIdx.x >> 5), lane = static_cast<int>(threadIdx.x & 31);
   const int row0 = (static_cast<int>(blockIdx.x) * kRowsWarps + warp) * R;
   if (row0 >= s.n_rows) return;
@@ -55,37 +106,13 @@ __global__ void __launch_bounds__(kRowsWarps * 32)
   }
 
   int acc[R][T];
-#pragma unroll
-  for (int r = 0; r < R; ++r)
-#pragma unroll
-    for (int t = 0; t < T; ++t) acc[r][t] = 0;
-
   if (any) {
-    const int n_chunks = s.words_per_line / 4;
-    for (int c = lane; c < n_chunks; c += 32) {
-      uint4 wv[R];
+    lane_dots<R, T>(line, s.words_per_line / 4, lane, q, ld_q, t0, n_tokens, acc);
+  } else {
 #pragma unroll
-      for (int r = 0; r < R; ++r) {
-        wv[r] = line[r] != nullptr ? __ldg(line[r] + c) : make_uint4(0x55555555u, 0x55555555u, 0x55555555u, 0x55555555u);
-      }
+    for (int r = 0; r < R; ++r)
 #pragma unroll
-      for (int t = 0; t < T; ++t) {
-        if (t0 + t >= n_tokens) break;
-        const int4* qa = reinterpret_cast<const int4*>(q + (t0 + t) * ld_q) + 4 * c;
-        const int4 a0 = __ldg(qa), a1 = __ldg(qa + 1), a2 = __ldg(qa + 2), a3 = __ldg(qa + 3);
-        const int av[16] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w,
-                            a2.x, a2.y, a2.z, a2.w, a3.x, a3.y, a3.z, a3.w};
-#pragma unroll
-        for (int r = 0; r < R; ++r) {
-          const uint32_t ww[4] = {wv[r].x, wv[r].y, wv[r].z, wv[r].w};
-#pragma unroll
-          for (int j = 0; j < 4; ++j)
-#pragma unroll
-            for (int k = 0; k < 4; ++k)
-              acc[r][t] = __dp4a(static_cast<int>((ww[j] >> (2 * k)) & 0x03030303u), av[4 * j + k], acc[r][t]);
-        }
-      }
-    }
+      for (int t = 0; t < T; ++t) acc[r][t] = 0;
   }
 
 #pragma unroll
@@ -109,13 +136,96 @@ __global__ void __launch_bounds__(kRowsWarps * 32)
   }
 }
 
+// Gate and up of one GLU in one launch: each warp computes R gate rows, writes them, and reads the
+// same up rows only where act(gate) != 0 for some token (the mask computed from the very floats it
+// wrote, so the result equals the gate launch followed by the masked up launch).
+template <int R, int T>
+__global__ void __launch_bounds__(kRowsWarps * 32)
+    glu_rows_kernel(const uint32_t* __restrict__ gate_w, const uint32_t* __restrict__ up_w, float gate_alpha,
+                    float up_alpha, int n_rows, int words_per_line, const int8_t* __restrict__ q, int64_t ld_q,
+                    const float* __restrict__ steps, const int32_t* __restrict__ sums, int n_tokens,
+                    float* __restrict__ gate_y, float* __restrict__ up_y, int64_t ld_y, int act) {
+  pdl_wait();  // pdl_launch.cuh: the previous kernel's writes are visible from here on
+  pdl_release();
+  const int warp = static_cast<int>(threadIdx.x >> 5), lane = static_cast<int>(threadIdx.x & 31);
+  const int row0 = (static_cast<int>(blockIdx.x) * kRowsWarps + warp) * R;
+  if (row0 >= n_rows) return;
+  const int t0 = static_cast<int>(blockIdx.y) * T;
+  const int n_chunks = words_per_line / 4;
+
+  // Warp-wide sums of (t + 1) q over R lines of `w` for the T tokens; every lane gets them.
+  auto dots = [&](const uint32_t* w, int (&acc)[R][T]) {
+    const uint4* line[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      line[r] = row0 + r < n_rows ? reinterpret_cast<const uint4*>(w + static_cast<int64_t>(row0 + r) * words_per_line)
+                                  : nullptr;
+    }
+    lane_dots<R, T>(line, n_chunks, lane, q, ld_q, t0, n_tokens, acc);
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+      for (int t = 0; t < T; ++t)
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) acc[r][t] += __shfl_xor_sync(0xffffffffu, acc[r][t], off);
+  };
+
+  int acc[R][T];
+  bool active[R][T];
+  bool any = false;
+  dots(gate_w, acc);
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+#pragma unroll
+    for (int t = 0; t < T; ++t) {
+      const int row = row0 + r;
+      active[r][t] = false;
+      if (row >= n_rows || t0 + t >= n_tokens) continue;
+      const float g = static_cast<float>(static_cast<double>(gate_alpha) * static_cast<double>(steps[t0 + t]) *
+                                         static_cast<double>(acc[r][t] - sums[t0 + t]));
+      if (lane == ((r * T + t) & 31)) gate_y[(t0 + t) * ld_y + row] = g;
+      active[r][t] = activated_nonzero(g, act);
+      any = any || active[r][t];
+    }
+  }
+  if (any) dots(up_w, acc);
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+#pragma unroll
+    for (int t = 0; t < T; ++t) {
+      const int row = row0 + r;
+      if (lane != ((r * T + t) & 31) || row >= n_rows || t0 + t >= n_tokens) continue;
+      float out = 0.0f;
+      if (active[r][t]) {
+        out = static_cast<float>(static_cast<double>(up_alpha) * static_cast<double>(steps[t0 + t]) *
+                                 static_cast<double>(acc[r][t] - sums[t0 + t]));
+      }
+      up_y[(t0 + t) * ld_y + row] = out;
+    }
+  }
+}
+
+template <int T>
+void launch_glu(const DeviceTernary& gate_w, const DeviceTernary& up_w, const ActivationCodes& a, float* gate_y,
+                float* up_y, int64_t ld_y, int act, cudaStream_t stream) {
+  const int n_rows = static_cast<int>(gate_w.n_out);
+  const int warps = (n_rows + kRowsPerWarp - 1) / kRowsPerWarp;
+  const dim3 grid(static_cast<unsigned>((warps + kRowsWarps - 1) / kRowsWarps),
+                  static_cast<unsigned>((a.n_tokens + T - 1) / T));
+  launch_pdl(glu_rows_kernel<kRowsPerWarp, T>, grid, dim3(kRowsWarps * 32), 0, stream,
+      gate_w.words.data(), up_w.words.data(), gate_w.scale, up_w.scale, n_rows,
+      static_cast<int>(gate_w.words_per_line), a.q, a.ld, a.step, a.sum, static_cast<int>(a.n_tokens), gate_y, up_y,
+      ld_y, act);
+  CUDA_CHECK_LAUNCH();
+}
+
 template <int T>
 void launch_rows(const RowSegments& s, const ActivationCodes& a, const float* gate, int64_t ld_gate,
                  int act, cudaStream_t stream) {
   const int warps = (s.n_rows + kRowsPerWarp - 1) / kRowsPerWarp;
   const dim3 grid(static_cast<unsigned>((warps + kRowsWarps - 1) / kRowsWarps),
                   static_cast<unsigned>((a.n_tokens + T - 1) / T));
-  rows_kernel<kRowsPerWarp, T><<<grid, kRowsWarps * 32, 0, stream>>>(
+  launch_pdl(rows_kernel<kRowsPerWarp, T>, grid, dim3(kRowsWarps * 32), 0, stream,
       s, a.q, a.ld, a.step, a.sum, static_cast<int>(a.n_tokens), gate, ld_gate, act);
   CUDA_CHECK_LAUNCH();
 }
@@ -129,6 +239,8 @@ __global__ void __launch_bounds__(kColumnsWarps * 32)
     columns_kernel(const uint32_t* __restrict__ w, int words_per_line, int n_in, int n_out,
                    const int8_t* __restrict__ q, int64_t ld_q, int n_tokens,
                    int32_t* __restrict__ acc, int64_t ld_acc) {
+  pdl_wait();  // pdl_launch.cuh: the previous kernel's writes are visible from here on
+  pdl_release();
   __shared__ int32_t partial[T][16][32];  // [token, field k, lane]
   const int warp = static_cast<int>(threadIdx.x >> 5), lane = static_cast<int>(threadIdx.x & 31);
   const int m = static_cast<int>(blockIdx.x) * 32 + lane;  // the word (16 outputs) this lane owns
@@ -193,7 +305,7 @@ void launch_columns(const DeviceTernary& w, const ActivationCodes& a, int32_t* a
   const dim3 grid(static_cast<unsigned>((w.words_per_line + 31) / 32),
                   static_cast<unsigned>((w.n_in + per_block - 1) / per_block),
                   static_cast<unsigned>((a.n_tokens + T - 1) / T));
-  columns_kernel<T><<<grid, kColumnsWarps * 32, 0, stream>>>(
+  launch_pdl(columns_kernel<T>, grid, dim3(kColumnsWarps * 32), 0, stream,
       w.words.data(), static_cast<int>(w.words_per_line), static_cast<int>(w.n_in),
       static_cast<int>(w.n_out), a.q, a.ld, static_cast<int>(a.n_tokens), acc, ld_acc);
   CUDA_CHECK_LAUNCH();
@@ -202,6 +314,8 @@ void launch_columns(const DeviceTernary& w, const ActivationCodes& a, int32_t* a
 __global__ void finalize_kernel(int32_t* __restrict__ acc, int64_t ld_acc, int n_out, float alpha,
                                 const float* __restrict__ steps, const int32_t* __restrict__ sums,
                                 float* __restrict__ y, int64_t ld_y, bool zero_acc) {
+  pdl_wait();  // pdl_launch.cuh: the previous kernel's writes are visible from here on
+  pdl_release();
   const int t = static_cast<int>(blockIdx.y);
   for (int o = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x); o < n_out; o += gridDim.x * blockDim.x) {
     const int32_t exact = acc[t * ld_acc + o] - sums[t];
@@ -265,6 +379,29 @@ void bitlinear_rows(const BitlinearOutput* outputs, int n_outputs, const Activat
   }
 }
 
+void bitlinear_glu(const DeviceTernary& gate_w, const DeviceTernary& up_w, const ActivationCodes& a, float* gate_y,
+                   float* up_y, int64_t ld_y, HiddenActivation act, cudaStream_t stream) {
+  check(gate_w.order == TernaryOrder::rows && up_w.order == TernaryOrder::rows && gate_w.n_out == up_w.n_out &&
+            gate_w.n_in == up_w.n_in,
+        "bitlinear_glu: gate [{}, {}] and up [{}, {}] must be rows-order matrices of one shape", gate_w.n_out,
+        gate_w.n_in, up_w.n_out, up_w.n_in);
+  check(gate_y != nullptr && up_y != nullptr && ld_y >= gate_w.n_out, "bitlinear_glu: output stride {} < n_out {}",
+        ld_y, gate_w.n_out);
+  check_codes(a, gate_w.n_in, "bitlinear_glu");
+  const int act_code = act == HiddenActivation::relu2 ? 0 : 1;
+  if (a.n_tokens == 1) {
+    launch_glu<1>(gate_w, up_w, a, gate_y, up_y, ld_y, act_code, stream);
+  } else if (a.n_tokens == 2) {
+    launch_glu<2>(gate_w, up_w, a, gate_y, up_y, ld_y, act_code, stream);
+  } else if (a.n_tokens <= 4) {
+    launch_glu<4>(gate_w, up_w, a, gate_y, up_y, ld_y, act_code, stream);
+  } else if (a.n_tokens <= 8) {
+    launch_glu<8>(gate_w, up_w, a, gate_y, up_y, ld_y, act_code, stream);
+  } else {
+    launch_glu<16>(gate_w, up_w, a, gate_y, up_y, ld_y, act_code, stream);
+  }
+}
+
 void bitlinear_columns(const DeviceTernary& w, const ActivationCodes& a, int32_t* acc,
                        int64_t ld_acc, cudaStream_t stream) {
   check(w.order == TernaryOrder::columns, "bitlinear_columns: the matrix is not in columns order");
@@ -290,7 +427,7 @@ void bitlinear_finalize(int32_t* acc, int64_t ld_acc, int64_t n_out, float alpha
   const int threads = 256;
   const dim3 grid(static_cast<unsigned>(std::min<int64_t>((n_out + threads - 1) / threads, 64)),
                   static_cast<unsigned>(a.n_tokens));
-  finalize_kernel<<<grid, threads, 0, stream>>>(acc, ld_acc, static_cast<int>(n_out), alpha, a.step, a.sum, y,
+  launch_pdl(finalize_kernel, grid, dim3(threads), 0, stream, acc, ld_acc, static_cast<int>(n_out), alpha, a.step, a.sum, y,
                                                 ld_y, zero_acc);
   CUDA_CHECK_LAUNCH();
 }

@@ -46,6 +46,12 @@ struct BitlinearOutput {
 void bitlinear_rows(const BitlinearOutput* outputs, int n_outputs, const ActivationCodes& a,
                     const float* gate, int64_t ld_gate, HiddenActivation act, cudaStream_t stream);
 
+// gate_y = gate_w x and up_y = up_w x masked by act(gate_y) != 0, both [n_tokens, ld_y], in one
+// launch: equal to bitlinear_rows of the gate, then of up with that gate (the up rows of inactive
+// gates are not read).
+void bitlinear_glu(const DeviceTernary& gate_w, const DeviceTernary& up_w, const ActivationCodes& a, float* gate_y,
+                   float* up_y, int64_t ld_y, HiddenActivation act, cudaStream_t stream);
+
 // Columns order: acc[t, o] += sum over the read columns i of (t[o, i] + 1) q[t, i]. acc: int32
 // [n_tokens, ld_acc], ld_acc >= n_out; start from zeros.
 void bitlinear_columns(const DeviceTernary& w, const ActivationCodes& a, int32_t* acc,

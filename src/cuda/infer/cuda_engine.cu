@@ -26,10 +26,16 @@ namespace {
 
 using cuda::DeviceBuffer;
 
-// Rows per call up to which o_proj and down_proj use the sparse-input (columns) kernel; above it
-// the union of non-zero inputs is nearly dense and the rows kernel reads less.
+// Rows per call up to which o_proj and down_proj use the sparse-input (columns) kernel when
+// A48_CUDA_SPARSE_INPUT=1; above it the union of non-zero inputs is nearly dense. Off by default:
+// on the H100 the dense rows kernel wins even at 1 token (docs/BENCHMARKS.md, "CUDA inference").
 constexpr int64_t kSparseMaxRows = 4;
 constexpr int64_t kGraphMaxRows = 16;
+
+bool env_on(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::string(v) == "1";
+}
 
 class CudaSequence final : public SequenceState {
  public:
@@ -255,11 +261,11 @@ class CudaEngine final : public Engine {
       L.k = pack(linear(lw.k_proj, c.kv_size(), d, "k_proj"), cuda::TernaryOrder::rows);
       L.v = pack(linear(lw.v_proj, c.kv_size(), d, "v_proj"), cuda::TernaryOrder::rows);
       L.o_rows = pack(linear(lw.o_proj, d, c.q_size(), "o_proj"), cuda::TernaryOrder::rows);
-      L.o_cols = pack(lw.o_proj, cuda::TernaryOrder::columns);
+      if (sparse_input_) L.o_cols = pack(lw.o_proj, cuda::TernaryOrder::columns);
       L.gate = pack(linear(lw.gate_proj, f, d, "gate_proj"), cuda::TernaryOrder::rows);
       L.up = pack(linear(lw.up_proj, f, d, "up_proj"), cuda::TernaryOrder::rows);
       L.down_rows = pack(linear(lw.down_proj, d, f, "down_proj"), cuda::TernaryOrder::rows);
-      L.down_cols = pack(lw.down_proj, cuda::TernaryOrder::columns);
+      if (sparse_input_) L.down_cols = pack(lw.down_proj, cuda::TernaryOrder::columns);
       layers_.push_back(std::move(L));
     }
     embed_ = cuda::to_device(w.embed_tokens);
@@ -275,6 +281,7 @@ class CudaEngine final : public Engine {
     shape_.head_dim = static_cast<int>(c.head_dim());
     shape_.kv_bits = kv_cache_bits(c.attention_bits);
     shape_.query_bits = query_bits(c.attention_bits);
+    attention_ws_ = cuda::AttentionWorkspace(shape_, kGraphMaxRows);
   }
 
   void ensure_rows(int64_t rows) {
@@ -343,7 +350,7 @@ class CudaEngine final : public Engine {
     const ModelConfig& c = model_->config;
     const int64_t d = c.hidden_size, f = c.intermediate_size, qs = c.q_size(), kv = c.kv_size();
     const float eps = static_cast<float>(c.rms_norm_eps);
-    const bool sparse = rows <= kSparseMaxRows;
+    const bool sparse = sparse_input_ && rows <= kSparseMaxRows;
     cuda::embed_rows(embed_.data(), d, tokens_.data(), rows, x_.data(), d, stream_);
     const cuda::DeviceTernary* last = nullptr;  // the projection whose delta is pending
     for (std::size_t l = 0; l < layers_.size(); ++l) {
@@ -370,7 +377,7 @@ class CudaEngine final : public Engine {
       cuda::rope_store_kv(q_.data(), qs, k_.data(), v_.data(), kv, slots_.data(), rows, layer, shape_, cos_.data(),
                           sin_.data(), stream_);
       cuda::attention(q_.data(), qs, slots_.data(), rows, layer, shape_, c.max_position_embeddings, attn_.data(), qs,
-                      stream_);
+                      stream_, &attention_ws_);
 
       cuda::RowQuantArgs o;
       o.n_tokens = rows;
@@ -391,14 +398,11 @@ class CudaEngine final : public Engine {
       cuda::RowQuantArgs g = a;
       g.delta = nullptr;
       g.delta_acc = nullptr;
-      set_delta(g, L.o_cols, sparse);
+      set_delta(g, sparse ? L.o_cols : L.o_rows, sparse);
       g.norm_weight = L.ffn_norm.data();
       g.quantizer = pq(ProjectionInput::gate_up).quantizer;
       cuda::quantize_rows(g, stream_);
-      const cuda::BitlinearOutput gate_out{&L.gate, gate_.data(), f};
-      cuda::bitlinear_rows(&gate_out, 1, codes_in_.view(rows), nullptr, 0, c.hidden_act, stream_);
-      const cuda::BitlinearOutput up_out{&L.up, up_.data(), f};
-      cuda::bitlinear_rows(&up_out, 1, codes_in_.view(rows), gate_.data(), f, c.hidden_act, stream_);
+      cuda::bitlinear_glu(L.gate, L.up, codes_in_.view(rows), gate_.data(), up_.data(), f, c.hidden_act, stream_);
 
       cuda::RowQuantArgs dn;
       dn.n_tokens = rows;
@@ -417,7 +421,7 @@ class CudaEngine final : public Engine {
       dn.sum = codes_mid_.sum.data();
       cuda::quantize_rows(dn, stream_);
       project_to_hidden(L.down_rows, L.down_cols, rows, sparse);
-      last = &L.down_cols;
+      last = sparse ? &L.down_cols : &L.down_rows;
     }
     cuda::RowQuantArgs fin;
     fin.n_tokens = rows;
@@ -440,8 +444,10 @@ class CudaEngine final : public Engine {
   bool int8_head_;
   // A48_CUDA_GRAPHS=0 runs every kernel launch directly (benchmarks compare both).
   bool use_graphs_ = std::getenv("A48_CUDA_GRAPHS") == nullptr || std::string(std::getenv("A48_CUDA_GRAPHS")) != "0";
+  bool sparse_input_ = env_on("A48_CUDA_SPARSE_INPUT");
   cudaStream_t stream_ = nullptr;
   ProjectionQuantization pq_[4];
+  cuda::AttentionWorkspace attention_ws_;
   std::vector<DeviceLayer> layers_;
   DeviceBuffer<float> embed_, final_norm_, cos_, sin_;
   cuda::DeviceHead head_;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "cuda/common/check.h"
+#include "cuda/infer/pdl_launch.cuh"
 
 namespace a48::cuda {
 
@@ -15,6 +16,8 @@ constexpr int kHeadRows = 8;  // token rows per pass: each head row is read once
 
 __global__ void embed_kernel(const float* __restrict__ table, int64_t d, const int32_t* __restrict__ tokens,
                              float* __restrict__ x, int64_t ld_x) {
+  pdl_wait();  // pdl_launch.cuh: the previous kernel's writes are visible from here on
+  pdl_release();
   const int64_t t = blockIdx.y;
   const float* src = table + static_cast<int64_t>(tokens[t]) * d;
   for (int64_t i = blockIdx.x * blockDim.x + threadIdx.x; i < d; i += gridDim.x * blockDim.x) x[t * ld_x + i] = src[i];
@@ -25,6 +28,8 @@ __global__ void __launch_bounds__(kHeadWarps * 32)
     head_kernel(const float* __restrict__ w32, const int8_t* __restrict__ w8, const float* __restrict__ scale,
                 int64_t vocab, int64_t d, const float* __restrict__ normed, int64_t ld,
                 const int32_t* __restrict__ rows, int n_rows, float* __restrict__ logits) {
+  pdl_wait();  // pdl_launch.cuh: the previous kernel's writes are visible from here on
+  pdl_release();
   const int warp = static_cast<int>(threadIdx.x >> 5), lane = static_cast<int>(threadIdx.x & 31);
   const int64_t v = static_cast<int64_t>(blockIdx.x) * kHeadWarps + warp;
   if (v >= vocab) return;
@@ -37,14 +42,42 @@ __global__ void __launch_bounds__(kHeadWarps * 32)
       x[r] = r0 + r < n_rows ? normed + static_cast<int64_t>(rows[r0 + r]) * ld : nullptr;
     }
     if constexpr (Int8) {
-      const char4* wr = reinterpret_cast<const char4*>(w8 + v * d);
-      for (int64_t i = lane; i < d / 4; i += 32) {
-        const char4 c = __ldg(wr + i);
+      if (d % 16 == 0 && n_rows <= 2) {
+        // Decode: 16 codes per 16-byte load, 4 loads per lane in flight before the first is used.
+        // (With more rows the uncoalesced 64-byte reads of x per lane cost more than this saves.)
+        const int4* wr = reinterpret_cast<const int4*>(w8 + v * d);
+        const int64_t n16 = d / 16;
+        for (int64_t i0 = lane; i0 < n16; i0 += 4 * 32) {
+          int4 c[4];
 #pragma unroll
-        for (int r = 0; r < kHeadRows; ++r) {
-          if (x[r] == nullptr) break;
-          const float4 xv = *reinterpret_cast<const float4*>(x[r] + 4 * i);
-          acc[r] += c.x * xv.x + c.y * xv.y + c.z * xv.z + c.w * xv.w;
+          for (int u = 0; u < 4; ++u) c[u] = i0 + 32 * u < n16 ? __ldg(wr + i0 + 32 * u) : make_int4(0, 0, 0, 0);
+#pragma unroll
+          for (int u = 0; u < 4; ++u) {
+            const int64_t i = i0 + 32 * u;
+            if (i >= n16) break;
+            const char4* cc = reinterpret_cast<const char4*>(&c[u]);
+#pragma unroll
+            for (int r = 0; r < kHeadRows; ++r) {
+              if (x[r] == nullptr) break;
+              const float4* xv = reinterpret_cast<const float4*>(x[r] + 16 * i);
+#pragma unroll
+              for (int k = 0; k < 4; ++k) {
+                const float4 xk = xv[k];
+                acc[r] += cc[k].x * xk.x + cc[k].y * xk.y + cc[k].z * xk.z + cc[k].w * xk.w;
+              }
+            }
+          }
+        }
+      } else {
+        const char4* wr = reinterpret_cast<const char4*>(w8 + v * d);
+        for (int64_t i = lane; i < d / 4; i += 32) {
+          const char4 c = __ldg(wr + i);
+#pragma unroll
+          for (int r = 0; r < kHeadRows; ++r) {
+            if (x[r] == nullptr) break;
+            const float4 xv = *reinterpret_cast<const float4*>(x[r] + 4 * i);
+            acc[r] += c.x * xv.x + c.y * xv.y + c.z * xv.z + c.w * xv.w;
+          }
         }
       }
     } else {
@@ -73,7 +106,7 @@ void embed_rows(const float* table, int64_t d, const int32_t* tokens, int64_t n_
                 cudaStream_t stream) {
   check(n_tokens > 0 && n_tokens <= 65535 && d > 0 && ld_x >= d, "embed_rows: {} tokens of {}", n_tokens, d);
   const dim3 grid(static_cast<unsigned>(std::min<int64_t>((d + 255) / 256, 32)), static_cast<unsigned>(n_tokens));
-  embed_kernel<<<grid, 256, 0, stream>>>(table, d, tokens, x, ld_x);
+  launch_pdl(embed_kernel, grid, dim3(256), 0, stream, table, d, tokens, x, ld_x);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -112,10 +145,10 @@ void head_logits(const DeviceHead& head, const float* normed, int64_t ld, const 
   check(!head.int8 || ld % 4 == 0, "head_logits: the int8 head needs a stride multiple of 4, got {}", ld);
   const unsigned blocks = static_cast<unsigned>((head.vocab + kHeadWarps - 1) / kHeadWarps);
   if (head.int8) {
-    head_kernel<true><<<blocks, kHeadWarps * 32, 0, stream>>>(nullptr, head.w8.data(), head.scale.data(), head.vocab,
+    launch_pdl(head_kernel<true>, dim3(blocks), dim3(kHeadWarps * 32), 0, stream, nullptr, head.w8.data(), head.scale.data(), head.vocab,
                                                               head.d, normed, ld, rows, static_cast<int>(n_rows), logits);
   } else {
-    head_kernel<false><<<blocks, kHeadWarps * 32, 0, stream>>>(head.f32.data(), nullptr, nullptr, head.vocab, head.d,
+    launch_pdl(head_kernel<false>, dim3(blocks), dim3(kHeadWarps * 32), 0, stream, head.f32.data(), nullptr, nullptr, head.vocab, head.d,
                                                                normed, ld, rows, static_cast<int>(n_rows), logits);
   }
   CUDA_CHECK_LAUNCH();

@@ -1,7 +1,8 @@
 // One fused per-token pass before each projection (host launcher): [residual add] -> [GLU] ->
 // [RMSNorm] -> [eq. 1 top-K] -> [activation quantizer: eq. 3, 7 or 8-9] -> int8 codes padded for
 // bitlinear.h, step and sum of codes. One block per token holds its row in shared memory, so the
-// residual stream, the norm and the quantizer cost one read of the row instead of three passes.
+// residual stream, the norm and the quantizer cost one read of the row instead of three passes;
+// top-K is a radix select (radix_topk.cuh).
 //
 // Float operations are the reference's, op for op (ref/rmsnorm.cpp, quant/*.cpp; no FMA
 // contraction), so codes and steps equal the CPU reference's on equal inputs, with one exception:
