@@ -170,7 +170,18 @@ void run_bench(const BenchOptions& options) {
         const double pack_s = seconds_since(t_pack);
         const auto* cpu_engine = dynamic_cast<const cpu::CpuEngine*>(engine.get());
         const ModelConfig& c = engine->config();
-        fmt::print(stderr, "a48 bench: {} ({} s to load/pack)\n", engine->describe(), pack_s);
+        fmt::print(stderr, "a48 bench: {} ({:.1f} s to load/pack)\n", engine->describe(), pack_s);
+        {
+          // The KV cache a 4096-token context needs at this setting, densely packed, and at fp16.
+          ModelConfig fp16 = c;
+          fp16.attention_bits = AttentionBits::fp16;
+          const int64_t kv = KvCache(c, 1).packed_bytes(4096);
+          const int64_t kv16 = KvCache(fp16, 1).packed_bytes(4096);
+          fmt::print(stderr, "a48 bench: KV cache at 4096 tokens: {} at {} ({} at fp16, {:.1f}% saved)\n",
+                     human_bytes(static_cast<double>(kv)), to_string(c.attention_bits),
+                     human_bytes(static_cast<double>(kv16)),
+                     100.0 * (1.0 - static_cast<double>(kv) / static_cast<double>(kv16)));
+        }
 
         auto report = [&](const std::string& test, const Sample& s, double bytes_per_token) {
           const double gbps = bytes_per_token * s.mean / 1e9;

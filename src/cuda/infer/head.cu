@@ -23,7 +23,9 @@ __global__ void embed_kernel(const float* __restrict__ table, int64_t d, const i
   for (int64_t i = blockIdx.x * blockDim.x + threadIdx.x; i < d; i += gridDim.x * blockDim.x) x[t * ld_x + i] = src[i];
 }
 
-template <bool Int8>
+// Wide: the decode variant (d % 16 == 0, at most 2 rows); a separate instance, so the general one
+// keeps its registers and occupancy.
+template <bool Int8, bool Wide>
 __global__ void __launch_bounds__(kHeadWarps * 32)
     head_kernel(const float* __restrict__ w32, const int8_t* __restrict__ w8, const float* __restrict__ scale,
                 int64_t vocab, int64_t d, const float* __restrict__ normed, int64_t ld,
@@ -42,7 +44,7 @@ __global__ void __launch_bounds__(kHeadWarps * 32)
       x[r] = r0 + r < n_rows ? normed + static_cast<int64_t>(rows[r0 + r]) * ld : nullptr;
     }
     if constexpr (Int8) {
-      if (d % 16 == 0 && n_rows <= 2) {
+      if constexpr (Wide) {
         // Decode: 16 codes per 16-byte load, 4 loads per lane in flight before the first is used.
         // (With more rows the uncoalesced 64-byte reads of x per lane cost more than this saves.)
         const int4* wr = reinterpret_cast<const int4*>(w8 + v * d);
@@ -145,10 +147,12 @@ void head_logits(const DeviceHead& head, const float* normed, int64_t ld, const 
   check(!head.int8 || ld % 4 == 0, "head_logits: the int8 head needs a stride multiple of 4, got {}", ld);
   const unsigned blocks = static_cast<unsigned>((head.vocab + kHeadWarps - 1) / kHeadWarps);
   if (head.int8) {
-    launch_pdl(head_kernel<true>, dim3(blocks), dim3(kHeadWarps * 32), 0, stream, nullptr, head.w8.data(), head.scale.data(), head.vocab,
+    const bool wide = head.d % 16 == 0 && ld % 4 == 0 && n_rows <= 2;
+    launch_pdl(wide ? head_kernel<true, true> : head_kernel<true, false>, dim3(blocks), dim3(kHeadWarps * 32), 0,
+               stream, nullptr, head.w8.data(), head.scale.data(), head.vocab,
                                                               head.d, normed, ld, rows, static_cast<int>(n_rows), logits);
   } else {
-    launch_pdl(head_kernel<false>, dim3(blocks), dim3(kHeadWarps * 32), 0, stream, head.f32.data(), nullptr, nullptr, head.vocab, head.d,
+    launch_pdl(head_kernel<false, false>, dim3(blocks), dim3(kHeadWarps * 32), 0, stream, head.f32.data(), nullptr, nullptr, head.vocab, head.d,
                                                                normed, ld, rows, static_cast<int>(n_rows), logits);
   }
   CUDA_CHECK_LAUNCH();
