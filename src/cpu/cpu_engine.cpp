@@ -29,6 +29,7 @@ struct CpuEngine::Scratch {
   std::vector<float> q, k, v, attn;     // [N, q], [N, kv], [N, kv], [N, q]
   std::vector<float> proj;              // [N, d] o_proj / down outputs
   std::vector<float> gate, active, up;  // [N, F]
+  std::vector<float> rope_cos, rope_sin;  // [N, hd/2]: each token's angles, once per call
 };
 
 namespace {
@@ -178,8 +179,12 @@ std::vector<float> CpuEngine::forward(std::span<const EngineStep> batch,
   fit(s.gate, n_tokens * f);
   fit(s.active, n_tokens * f);
   fit(s.up, n_tokens * f);
+  fit(s.rope_cos, n_tokens * hd / 2);
+  fit(s.rope_sin, n_tokens * hd / 2);
 
   for_tokens([&](int64_t t) {
+    ref::rope_angles(hd, c.rope_theta, s.token_position[static_cast<std::size_t>(t)],
+                     row_of(s.rope_cos, t, hd / 2), row_of(s.rope_sin, t, hd / 2));
     const auto token = ids[static_cast<std::size_t>(t)];
     if (embed_.empty()) {
       head_.row(token, row_of(s.x, t, d));
@@ -229,8 +234,10 @@ std::vector<float> CpuEngine::forward(std::span<const EngineStep> batch,
     // RoPE and the K/V write, in token order (a cache stores its positions in order).
     for (int64_t t = 0; t < n_tokens; ++t) {
       const int64_t position = s.token_position[static_cast<std::size_t>(t)];
-      ref::rope(row_of(s.q, t, nq), h, hd, position, c.rope_theta);
-      ref::rope(row_of(s.k, t, nkv), h_kv, hd, position, c.rope_theta);
+      const std::span<const float> cos = row_of(s.rope_cos, t, hd / 2);
+      const std::span<const float> sin = row_of(s.rope_sin, t, hd / 2);
+      ref::rope_rotate(row_of(s.q, t, nq), h, hd, cos, sin);
+      ref::rope_rotate(row_of(s.k, t, nkv), h_kv, hd, cos, sin);
       s.token_cache[static_cast<std::size_t>(t)]->store(layer, position, row_of(s.k, t, nkv),
                                                         row_of(s.v, t, nkv));
     }

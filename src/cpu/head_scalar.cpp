@@ -42,8 +42,13 @@ void head_f16_scalar(const uint16_t* w, int64_t n_in, int64_t n_rows, const floa
   head_rows(w, n_in, n_rows, x, y, [](uint16_t v) { return f16_to_f32(v); });
 }
 
-void head_i8_scalar(const int8_t* w, int64_t n_in, int64_t n_rows, const float* x, float* y) {
-  head_rows(w, n_in, n_rows, x, y, [](int8_t v) { return static_cast<float>(v); });
+void head_i8_scalar(const int8_t* w, int64_t n_in, int64_t n_rows, const int8_t* x, int32_t* y) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const int8_t* row = w + r * n_in;
+    int32_t sum = 0;
+    for (int64_t i = 0; i < n_in; ++i) sum += int32_t{row[i]} * int32_t{x[i]};
+    y[r] = sum;
+  }
 }
 
 }  // namespace a48::cpu

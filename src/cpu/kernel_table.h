@@ -59,17 +59,20 @@ using StreamKernel = uint64_t (*)(const uint8_t* data, int64_t bytes);
 // may write past the count).
 using NonzeroKernel = int64_t (*)(const int8_t* q, int64_t n, int32_t* out);
 
-// The LM head's matrix-vector product over weight rows stored in fp32, fp16 or int8 (the int8
-// rows' per-row scales are applied by the caller): y[r] = sum_i x[i] * float(w[r * n_in + i]) for
-// r in [0, n_rows). Accumulation is fp32 in 16 interleaved lanes (element i goes to lane i % 16),
-// summed pairwise at the end, on every ISA, so the tables agree to fp32 rounding of the lane
-// order only (tests/cpu/test_head_kernels.cpp states the tolerance against a double reference).
+// The LM head's matrix-vector product over weight rows stored in fp32 or fp16:
+// y[r] = sum_i x[i] * float(w[r * n_in + i]) for r in [0, n_rows). Accumulation is fp32 in 16
+// interleaved lanes (element i goes to lane i % 16), summed pairwise at the end, on every ISA, so
+// the tables agree to fp32 rounding of the lane order only (tests/cpu/test_head_kernels.cpp
+// states the tolerance against a double reference).
+// The int8 head is integer: int8 rows times the token's int8 absmax codes (eq. 3), exact int32
+// sums y[r] = sum_i w[r, i] * x[i] (|sum| <= n_in * 128 * 127), identical on every ISA; the
+// caller applies the row scale and the token's step. x in [-127, 127] (the quantizer's range).
 using HeadF32Kernel = void (*)(const float* w, int64_t n_in, int64_t n_rows, const float* x,
                                float* y);
 using HeadF16Kernel = void (*)(const uint16_t* w, int64_t n_in, int64_t n_rows, const float* x,
                                float* y);
-using HeadI8Kernel = void (*)(const int8_t* w, int64_t n_in, int64_t n_rows, const float* x,
-                              float* y);
+using HeadI8Kernel = void (*)(const int8_t* w, int64_t n_in, int64_t n_rows, const int8_t* x,
+                              int32_t* y);
 
 struct KernelTable {
   const char* name;
@@ -85,13 +88,13 @@ struct KernelTable {
 // The head kernels of each ISA (head_scalar.cpp, avx2/head.cpp, avx512/head.cpp).
 void head_f32_scalar(const float* w, int64_t n_in, int64_t n_rows, const float* x, float* y);
 void head_f16_scalar(const uint16_t* w, int64_t n_in, int64_t n_rows, const float* x, float* y);
-void head_i8_scalar(const int8_t* w, int64_t n_in, int64_t n_rows, const float* x, float* y);
+void head_i8_scalar(const int8_t* w, int64_t n_in, int64_t n_rows, const int8_t* x, int32_t* y);
 void head_f32_avx2(const float* w, int64_t n_in, int64_t n_rows, const float* x, float* y);
 void head_f16_avx2(const uint16_t* w, int64_t n_in, int64_t n_rows, const float* x, float* y);
-void head_i8_avx2(const int8_t* w, int64_t n_in, int64_t n_rows, const float* x, float* y);
+void head_i8_avx2(const int8_t* w, int64_t n_in, int64_t n_rows, const int8_t* x, int32_t* y);
 void head_f32_avx512(const float* w, int64_t n_in, int64_t n_rows, const float* x, float* y);
 void head_f16_avx512(const uint16_t* w, int64_t n_in, int64_t n_rows, const float* x, float* y);
-void head_i8_avx512(const int8_t* w, int64_t n_in, int64_t n_rows, const float* x, float* y);
+void head_i8_avx512(const int8_t* w, int64_t n_in, int64_t n_rows, const int8_t* x, int32_t* y);
 
 // Defined in bitlinear_scalar.cpp, avx2/bitlinear.cpp and avx512/bitlinear.cpp (the last two
 // only on x86-64 builds). Use dispatch.h to pick one: calling a table the CPU lacks is SIGILL.

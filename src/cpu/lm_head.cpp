@@ -83,6 +83,14 @@ void LmHead::logits(std::span<const float> x, std::span<float> y, ThreadPool* po
         "LM head: x has {} and y {} values, expected {} and {}", x.size(), y.size(), n_in_,
         n_rows_);
   const int64_t n_tasks = (n_rows_ + kRowsPerTask - 1) / kRowsPerTask;
+  // The int8 head is W8A8: the token's activations quantized once with eq. 3's absmax.
+  std::vector<int8_t> xq;
+  float x_step = 0;
+  if (precision_ == HeadPrecision::int8) {
+    xq.resize(x.size());
+    x_step = quantize_int8_absmax(x, xq);
+    for (int8_t& v : xq) v = std::max<int8_t>(v, -127);  // the kernels' contract (in practice a no-op)
+  }
   auto task = [&](int64_t t) {
     const int64_t r0 = t * kRowsPerTask, rows = std::min(kRowsPerTask, n_rows_ - r0);
     float* out = y.data() + r0;
@@ -95,11 +103,16 @@ void LmHead::logits(std::span<const float> x, std::span<float> y, ThreadPool* po
         kernels.head_f16(reinterpret_cast<const uint16_t*>(data_.data()) + r0 * n_in_, n_in_,
                          rows, x.data(), out);
         break;
-      case HeadPrecision::int8:
+      case HeadPrecision::int8: {
+        int32_t sums[kRowsPerTask];
         kernels.head_i8(reinterpret_cast<const int8_t*>(data_.data()) + r0 * n_in_, n_in_, rows,
-                        x.data(), out);
-        for (int64_t r = 0; r < rows; ++r) out[r] *= scale_[static_cast<std::size_t>(r0 + r)];
+                        xq.data(), sums);
+        for (int64_t r = 0; r < rows; ++r) {
+          out[r] = static_cast<float>(double{scale_[static_cast<std::size_t>(r0 + r)]} *
+                                      double{x_step} * static_cast<double>(sums[r]));
+        }
         break;
+      }
     }
   };
   if (pool != nullptr) {

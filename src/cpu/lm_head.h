@@ -1,7 +1,9 @@
 // The LM head (and the embedding table tied to it) as the CPU engine stores it: fp32 (as the model
 // file gives it), fp16, or int8 with one absmax scale per vocabulary row (what bitnet.cpp's Q6_K
 // embedding is to llama.cpp: for the 2B4T shape the fp16 head is 657 MB, more than half of a decode
-// step's bytes). Logits are y[r] = scale[r] * sum_i x[i] * w[r, i], rows split over the pool.
+// step's bytes). Logits are y[r] = scale[r] * sum_i x[i] * w[r, i], rows split over the pool; the
+// int8 head also quantizes x with eq. 3's absmax (W8A8, exact int32 sums, as bitnet.cpp's Q6_K
+// head meets Q8_K activations), so y[r] = scale[r] * step_x * sum_i w_q[r, i] * x_q[i].
 #pragma once
 
 #include <cstdint>

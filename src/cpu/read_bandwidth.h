@@ -7,6 +7,6 @@
 
 namespace a48::cpu {
 
-double measure_read_bandwidth(int threads, int64_t bytes = int64_t{1} << 30, int passes = 5);
+double measure_read_bandwidth(int threads, int64_t bytes = int64_t{512} << 20, int passes = 5);
 
 }  // namespace a48::cpu

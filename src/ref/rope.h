@@ -20,7 +20,13 @@ namespace a48::ref {
 // inv_freq: [hd/2], f_i = 1 / theta^(2i/hd) in fp32 as HF computes it. hd must be even and > 0.
 std::vector<float> rope_inv_freq(int64_t head_dim, double theta);
 
-// Rotates every head of x in place. x: [n_heads, hd] (row-major), position >= 0.
+// cos(p*f_i), sin(p*f_i) for i < hd/2 (fp32, as HF): what every head of one position rotates by.
+void rope_angles(int64_t head_dim, double theta, int64_t position, std::span<float> cos_out,
+                 std::span<float> sin_out);
+// Rotates every head of x in place by angles from rope_angles. x: [n_heads, hd].
+void rope_rotate(std::span<float> x, int64_t n_heads, int64_t head_dim,
+                 std::span<const float> cos, std::span<const float> sin);
+// rope_angles then rope_rotate. Rotates every head of x in place. x: [n_heads, hd] (row-major), position >= 0.
 void rope(std::span<float> x, int64_t n_heads, int64_t head_dim, int64_t position, double theta);
 
 }  // namespace a48::ref

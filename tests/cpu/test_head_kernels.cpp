@@ -45,20 +45,22 @@ TEST(HeadKernels, EveryIsaMatchesTheDoubleReference) {
       const std::vector<float> wf = random_floats(n, 11 + static_cast<uint32_t>(n_in), 0.5f);
       std::vector<uint16_t> wh(n);
       std::vector<float> wh_f(n);
-      std::vector<int8_t> wi(n);
-      std::vector<float> wi_f(n);
+      std::vector<int8_t> wi(n), xi(static_cast<std::size_t>(n_in));
       std::mt19937 rng(3);
       for (std::size_t i = 0; i < n; ++i) {
         wh[i] = f32_to_f16(wf[i]);
         wh_f[i] = f16_to_f32(wh[i]);
         wi[i] = static_cast<int8_t>(std::uniform_int_distribution<int>(-128, 127)(rng));
-        wi_f[i] = wi[i];
       }
+      for (int8_t& v : xi) v = static_cast<int8_t>(std::uniform_int_distribution<int>(-127, 127)(rng));
+      xi[0] = -127;  // the edges of the contract, against w = -128 below
+      wi[0] = -128;
       std::vector<float> y = test::nan_floats(static_cast<std::size_t>(n_rows));
-      std::vector<float> yh = y, yi = y;
+      std::vector<float> yh = y;
+      std::vector<int32_t> yi(static_cast<std::size_t>(n_rows), 0x5A5A5A5A);
       k.head_f32(wf.data(), n_in, n_rows, x.data(), y.data());
       k.head_f16(wh.data(), n_in, n_rows, x.data(), yh.data());
-      k.head_i8(wi.data(), n_in, n_rows, x.data(), yi.data());
+      k.head_i8(wi.data(), n_in, n_rows, xi.data(), yi.data());
       const auto in = static_cast<std::size_t>(n_in);
       for (int64_t r = 0; r < n_rows; ++r) {
         const std::string what = std::string(to_string(isa)) + " n_in " + std::to_string(n_in) +
@@ -67,8 +69,9 @@ TEST(HeadKernels, EveryIsaMatchesTheDoubleReference) {
         expect_close(x, std::span(wf).subspan(off, in), y[static_cast<std::size_t>(r)], "f32 " + what);
         expect_close(x, std::span(wh_f).subspan(off, in), yh[static_cast<std::size_t>(r)],
                      "f16 " + what);
-        expect_close(x, std::span(wi_f).subspan(off, in), yi[static_cast<std::size_t>(r)],
-                     "i8 " + what);
+        int32_t exact = 0;
+        for (std::size_t i = 0; i < in; ++i) exact += int32_t{wi[off + i]} * int32_t{xi[i]};
+        ASSERT_EQ(yi[static_cast<std::size_t>(r)], exact) << "i8 " + what;  // integer: exact
       }
     }
   }
@@ -95,7 +98,19 @@ TEST(LmHead, StoresRowsAndComputesLogitsAtEveryPrecision) {
           ASSERT_LE(std::fabs(stored - original), bound) << to_string(p) << " " << r << "," << i;
         }
       }
-      expect_close(x, row, y[static_cast<std::size_t>(r)] , std::string(to_string(p)) + " logit");
+      if (p != HeadPrecision::int8) {
+        expect_close(x, row, y[static_cast<std::size_t>(r)], std::string(to_string(p)) + " logit");
+      } else {
+        // W8A8: the activations are quantized too (eq. 3): within half a step of max|x|/127 per
+        // element, i.e. |error| <= sum_i |w_i| * max|x| / 254 (plus fp rounding).
+        double exact = 0, bound = 0, x_max = 0;
+        for (float v : x) x_max = std::max(x_max, static_cast<double>(std::fabs(v)));
+        for (int64_t i = 0; i < d; ++i) {
+          exact += double{row[static_cast<std::size_t>(i)]} * double{x[static_cast<std::size_t>(i)]};
+          bound += std::fabs(double{row[static_cast<std::size_t>(i)]}) * x_max / 254.0;
+        }
+        ASSERT_LE(std::fabs(y[static_cast<std::size_t>(r)] - exact), bound * 1.01 + 1e-6) << r;
+      }
     }
     EXPECT_EQ(head.bytes(), vocab * d * (p == HeadPrecision::f32 ? 4 : p == HeadPrecision::f16 ? 2 : 1) +
                                 (p == HeadPrecision::int8 ? vocab * 4 : 0));

@@ -24,6 +24,15 @@ struct RowSegments {
   int words_per_line;
 };
 
+// Asks L2 for the `bytes` bytes at p, one 128-byte line per lane at a time. The weights are no
+// previous kernel's output, so the kernels below do this before pdl_wait(): under programmatic
+// dependent launch their weight reads then overlap the previous kernel (a row pass on one SM).
+__device__ inline void warp_prefetch_l2(const void* p, int bytes, int lane) {
+  const char* c = static_cast<const char*>(p);
+  for (int off = lane * 128; off < bytes; off += 32 * 128) asm volatile("prefetch.global.L2 [%0];" ::"l"(c + off));
+  if (lane == 0) asm volatile("prefetch.global.L2 [%0];" ::"l"(c + bytes - 1));
+}
+
 constexpr int kChunkUnroll = 4;  // 16-byte weight loads per lane and line in flight together
 
 // This lane's sums of (t + 1) q over R lines (null: a padding line, all t = 0) for T tokens,
@@ -77,25 +86,32 @@ __global__ void __launch_bounds__(kRowsWarps * 32)
     rows_kernel(RowSegments s, const int8_t* __restrict__ q, int64_t ld_q,
                 const float* __restrict__ steps, const int32_t* __restrict__ sums, int n_tokens,
                 const float* __restrict__ gate, int64_t ld_gate, int act) {
-  pdl_wait();  // pdl_launch.cuh: the previous kernel's writes are visible from here on
-  pdl_release();
   const int warp = static_cast<int>(threadIdx.x >> 5), lane = static_cast<int>(threadIdx.x & 31);
   const int row0 = (static_cast<int>(blockIdx.x) * kRowsWarps + warp) * R;
-  if (row0 >= s.n_rows) return;
   const int t0 = static_cast<int>(blockIdx.y) * T;
 
   const uint4* line[R];
   int seg[R], local[R];
-  bool active[R][T];
-  bool any = false;
 #pragma unroll
   for (int r = 0; r < R; ++r) {
     const int row = row0 + r;
     seg[r] = row < s.end[0] ? 0 : (row < s.end[1] ? 1 : 2);
     local[r] = row - (seg[r] == 0 ? 0 : s.end[seg[r] - 1]);
+    line[r] = row < s.n_rows
+                  ? reinterpret_cast<const uint4*>(s.w[seg[r]] + static_cast<int64_t>(local[r]) * s.words_per_line)
+                  : nullptr;
+    if (line[r] != nullptr && gate == nullptr) warp_prefetch_l2(line[r], s.words_per_line * 4, lane);
+  }
+  pdl_wait();  // pdl_launch.cuh: the previous kernel's writes are visible from here on
+  pdl_release();
+  if (row0 >= s.n_rows) return;
+
+  bool active[R][T];
+  bool any = false;
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const int row = row0 + r;
     const bool valid = row < s.n_rows;
-    line[r] = valid ? reinterpret_cast<const uint4*>(s.w[seg[r]] + static_cast<int64_t>(local[r]) * s.words_per_line)
-                    : nullptr;
 #pragma unroll
     for (int t = 0; t < T; ++t) {
       bool on = valid && t0 + t < n_tokens;
@@ -145,10 +161,16 @@ __global__ void __launch_bounds__(kRowsWarps * 32)
                     float up_alpha, int n_rows, int words_per_line, const int8_t* __restrict__ q, int64_t ld_q,
                     const float* __restrict__ steps, const int32_t* __restrict__ sums, int n_tokens,
                     float* __restrict__ gate_y, float* __restrict__ up_y, int64_t ld_y, int act) {
-  pdl_wait();  // pdl_launch.cuh: the previous kernel's writes are visible from here on
-  pdl_release();
   const int warp = static_cast<int>(threadIdx.x >> 5), lane = static_cast<int>(threadIdx.x & 31);
   const int row0 = (static_cast<int>(blockIdx.x) * kRowsWarps + warp) * R;
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    if (row0 + r < n_rows) {  // gate rows (up rows are read only where the gate is active)
+      warp_prefetch_l2(gate_w + static_cast<int64_t>(row0 + r) * words_per_line, words_per_line * 4, lane);
+    }
+  }
+  pdl_wait();  // pdl_launch.cuh: the previous kernel's writes are visible from here on
+  pdl_release();
   if (row0 >= n_rows) return;
   const int t0 = static_cast<int>(blockIdx.y) * T;
   const int n_chunks = words_per_line / 4;

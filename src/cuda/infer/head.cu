@@ -149,11 +149,11 @@ void head_logits(const DeviceHead& head, const float* normed, int64_t ld, const 
   if (head.int8) {
     const bool wide = head.d % 16 == 0 && ld % 4 == 0 && n_rows <= 2;
     launch_pdl(wide ? head_kernel<true, true> : head_kernel<true, false>, dim3(blocks), dim3(kHeadWarps * 32), 0,
-               stream, nullptr, head.w8.data(), head.scale.data(), head.vocab,
-                                                              head.d, normed, ld, rows, static_cast<int>(n_rows), logits);
+               stream, nullptr, head.w8.data(), head.scale.data(), head.vocab, head.d, normed, ld, rows,
+               static_cast<int>(n_rows), logits);
   } else {
-    launch_pdl(head_kernel<false, false>, dim3(blocks), dim3(kHeadWarps * 32), 0, stream, head.f32.data(), nullptr, nullptr, head.vocab, head.d,
-                                                               normed, ld, rows, static_cast<int>(n_rows), logits);
+    launch_pdl(head_kernel<false, false>, dim3(blocks), dim3(kHeadWarps * 32), 0, stream, head.f32.data(), nullptr,
+               nullptr, head.vocab, head.d, normed, ld, rows, static_cast<int>(n_rows), logits);
   }
   CUDA_CHECK_LAUNCH();
 }
