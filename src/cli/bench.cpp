@@ -192,7 +192,9 @@ void run_bench(const BenchOptions& options) {
           fmt::print("| {} | {:.2f}B | {} | {} | {} | {} | {} | {} | {:.2f} ± {:.2f} | {} | {} | {} |\n",
                      model_name, static_cast<double>(params.embedding + params.non_embedding) / 1e9,
                      to_string(c.activation_scheme), to_string(c.attention_bits),
-                     to_string(backend), n_threads, head_name, test, s.mean, s.stddev,
+                     to_string(backend),
+                     backend == EngineBackend::cuda ? std::string("-") : std::to_string(n_threads),
+                     head_name, test, s.mean, s.stddev,
                      bytes_per_token > 0 ? human_bytes(bytes_per_token) : "",
                      bytes_per_token > 0 ? fmt::format("{:.1f}", gbps) : "", roof);
           std::fflush(stdout);
