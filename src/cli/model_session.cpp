@@ -89,7 +89,9 @@ std::string read_text_file(const fs::path& path) {
 }
 
 std::unique_ptr<Engine> open_engine(ModelSession& session, const EngineOptions& options) {
-  return make_engine(std::make_shared<const Model>(std::move(session.model)), options);
+  auto model = std::make_shared<const Model>(std::move(session.model));
+  session.model.config = model->config;  // stays readable: bos/eos lookups, JSON reports
+  return make_engine(std::move(model), options);
 }
 
 }  // namespace a48::cli

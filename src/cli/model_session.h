@@ -45,8 +45,8 @@ std::filesystem::path default_model_dir();
 // Loads and applies overrides; prints a one-line notice on stderr for untrained models.
 ModelSession open_model(const ModelOptions& options);
 
-// Moves the session's model into an engine built with `options` (session.model is left empty: read
-// the config from engine->config()).
+// Moves the session's model into an engine built with `options`: session.model keeps its config
+// (and the session its tokenizer) but no weights.
 std::unique_ptr<Engine> open_engine(ModelSession& session, const EngineOptions& options);
 
 std::string read_text_file(const std::filesystem::path& path);  // throws a48::Error naming it
