@@ -2,7 +2,7 @@
 # Device job for the CUDA inference backend (src/cuda/infer): the inference tests of a48_test_cuda,
 # then compute-sanitizer memcheck and racecheck over them, then (BENCH=1) the benchmark mode.
 # RUN_DIR names the carried folder (default build/infer-run).
-# Carry build/infer-run: a48_test_cuda built here (CUDA 13.0, sm_90a) and the shared libraries
+# Carry build/infer-run (or RUN_DIR=build/gpu-run): a48_test_cuda built here (CUDA 13.0, sm_90a) and the shared libraries
 # the device lacks (libfmt.so.9, libcrypto.so.3):
 #   mkdir -p build/infer-run && cp build/cuda-infer/tests/a48_test_cuda build/infer-run/ && cp <libs> build/infer-run/
 set -uo pipefail
@@ -30,7 +30,7 @@ if [ "${SANITIZE:-1}" = 1 ]; then
   grep -E "ERROR SUMMARY|Invalid|PASSED|FAILED" "$OUT/memcheck.log" | head -20
   echo "=== compute-sanitizer racecheck"
   timeout 200 compute-sanitizer --tool racecheck --error-exitcode 9 "$bin" --gtest_color=no \
-    --gtest_filter='CudaBitlinear*:CudaRowQuant*:CudaAttention.Prefill*:CudaEngine.RejectsBadCalls*' >"$OUT/racecheck.log" 2>&1
+    --gtest_filter='CudaBitlinear*:CudaRowQuant*:CudaAttention.Prefill*:CudaEngine.RejectsBadCalls*:CudaEngine.Persistent*' >"$OUT/racecheck.log" 2>&1
   echo "racecheck exit $?"
   grep -E "RACECHECK SUMMARY|ERROR SUMMARY|hazard|PASSED|FAILED" "$OUT/racecheck.log" | head -20
 fi

@@ -1,9 +1,11 @@
 // `a48 bench`: prompt processing (pp) and text generation (tg) tokens per second in the spirit of
 // llama-bench, on a model directory or on a synthetic model of a named shape (random ternary
-// weights: model/model_shapes.h), for each combination of scheme, thread count and head
-// precision. Prints a markdown table (and JSON with --json), and for the CPU engine the decode
-// roofline: the weight bytes a token must read (Table 2's sparsity of the run applied to each
-// projection, plus the head) against the machine's read bandwidth measured in the same run.
+// weights: model/model_shapes.h), for each combination of scheme, thread count, head precision,
+// prompt length (pp) and decode batch (tg: B sequences advanced one token each per forward()).
+// Prints a markdown table (and JSON with --json), and for the CPU engine the decode roofline: the
+// weight bytes a step must read (at batch 1 Table 2's sparsity of the run applied to each
+// projection, plus the head; at batch > 1 every weight once) against the machine's read bandwidth
+// measured in the same run.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -21,6 +23,7 @@
 #include "core/error.h"
 #include "cpu/cpu_engine.h"
 #include "cpu/read_bandwidth.h"
+#include "cuda/device_info.h"
 #include "engine/make_engine.h"
 #include "model/model_shapes.h"
 
@@ -34,8 +37,9 @@ struct BenchOptions {
   std::string device = "cpu";
   std::vector<int> threads;  // empty: all hardware threads
   std::vector<std::string> heads = {"f16"};
-  int64_t n_prompt = 512;
-  int64_t n_gen = 128;
+  std::vector<int64_t> n_prompt = {512};  // pp lengths; 0 skips pp
+  std::vector<int64_t> n_gen = {128};     // tg steps; 0 skips tg
+  std::vector<int64_t> batch = {1};       // tg batches
   int repetitions = 3;
   std::string json_path;
   uint64_t seed = 1;
@@ -79,8 +83,11 @@ std::vector<int32_t> random_ids(int64_t n, int64_t vocab, uint64_t seed) {
   return ids;
 }
 
-// pp: one forward over n_prompt tokens from an empty sequence. tg: n_gen single-token forwards
-// from an empty sequence (llama-bench's tg). Both return tokens per second.
+// Each tg sequence first takes a prompt of this many tokens (untimed), so that a batch decodes from
+// a filled KV cache as a server's would.
+constexpr int64_t kTgPromptTokens = 16;
+
+// pp: one forward over n_prompt tokens from an empty sequence. Returns tokens per second.
 double run_pp(Engine& engine, std::span<const int32_t> prompt) {
   const auto seq = engine.new_sequence(static_cast<int64_t>(prompt.size()));
   const EngineStep step{seq.get(), prompt};
@@ -89,14 +96,38 @@ double run_pp(Engine& engine, std::span<const int32_t> prompt) {
   return static_cast<double>(prompt.size()) / seconds_since(t0);
 }
 
-double run_tg(Engine& engine, std::span<const int32_t> tokens, SparsityStats* stats) {
-  const auto seq = engine.new_sequence(static_cast<int64_t>(tokens.size()));
-  const auto t0 = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < tokens.size(); ++i) {
-    const EngineStep step{seq.get(), tokens.subspan(i, 1)};
-    engine.forward(std::span(&step, 1), stats);
+// tg: B = sequences.size() sequences are emptied and given their prompts in one forward
+// (untimed), then n_steps forwards each carry one new token per sequence (tokens: [n_steps, B]).
+// Returns tokens per second, B * n_steps tokens over the timed forwards.
+double run_tg(Engine& engine, std::span<const std::unique_ptr<SequenceState>> sequences,
+              std::span<const std::vector<int32_t>> prompts, std::span<const int32_t> tokens,
+              int64_t n_steps, SparsityStats* stats) {
+  const std::size_t b = sequences.size();
+  std::vector<EngineStep> steps(b);
+  for (std::size_t s = 0; s < b; ++s) {
+    sequences[s]->clear();
+    steps[s] = {sequences[s].get(), prompts[s]};
   }
-  return static_cast<double>(tokens.size()) / seconds_since(t0);
+  engine.forward(steps);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < n_steps; ++i) {
+    for (std::size_t s = 0; s < b; ++s) {
+      steps[s].tokens = tokens.subspan(static_cast<std::size_t>(i) * b + s, 1);
+    }
+    engine.forward(steps, stats);
+  }
+  return static_cast<double>(n_steps) * static_cast<double>(b) / seconds_since(t0);
+}
+
+// Values of a list option: each >= minimum (else an error naming the option), zeros dropped.
+std::vector<int64_t> positive_values(const std::vector<int64_t>& values, int64_t minimum,
+                                     std::string_view option) {
+  std::vector<int64_t> out;
+  for (int64_t v : values) {
+    check(v >= minimum, "{} values must be >= {}, got {}", option, minimum, v);
+    if (v > 0) out.push_back(v);
+  }
+  return out;
 }
 
 std::string human_bytes(double bytes) {
@@ -104,21 +135,67 @@ std::string human_bytes(double bytes) {
   return fmt::format("{:.1f} MB", bytes / 1e6);
 }
 
+// "pp512", "tg128", "tg128 x b8": llama-bench's names, the batch added where it is not 1.
+std::string test_name(std::string_view kind, int64_t n_tokens, int64_t batch) {
+  return batch > 1 ? fmt::format("{}{} x b{}", kind, n_tokens, batch)
+                   : fmt::format("{}{}", kind, n_tokens);
+}
+
+void write_json(const std::string& path, const nlohmann::json& records) {
+  std::ofstream out(path);
+  check(out.good(), "cannot write {}", path);
+  out << records.dump(2) << "\n";
+}
+
+// Every -p and tg length must fit the model's context (checked before a large model is made).
+void check_context(const ModelConfig& config, std::span<const int64_t> prompts,
+                   std::span<const int64_t> gens) {
+  const int64_t context = config.max_position_embeddings;
+  for (int64_t p : prompts) {
+    check(p <= context, "-p {} exceeds the model's context of {} tokens", p, context);
+  }
+  for (int64_t n : gens) {
+    check(kTgPromptTokens + n <= context,
+          "-n {} plus the {}-token prompt of each tg sequence exceeds the model's context of {} "
+          "tokens",
+          n, kTgPromptTokens, context);
+  }
+}
+
 void run_bench(const BenchOptions& options) {
   check(options.model_dir.empty() || options.shape.empty(),
         "give --model or --shape, not both (neither: the embedded default model)");
-  check(options.n_prompt >= 0 && options.n_gen >= 0 && options.n_prompt + options.n_gen > 0,
-        "-p and -n must be >= 0 and not both 0");
+  const std::vector<int64_t> prompts = positive_values(options.n_prompt, 0, "-p/--n-prompt");
+  const std::vector<int64_t> gens = positive_values(options.n_gen, 0, "-n/--n-gen");
+  check(!prompts.empty() || !gens.empty(), "-p and -n must be >= 0 and not both 0");
+  const std::vector<int64_t> batches = positive_values(options.batch, 1, "-b/--batch");
+  check(!batches.empty(), "-b/--batch needs at least one value");
   check(options.repetitions >= 1, "-r must be >= 1, got {}", options.repetitions);
   const EngineBackend backend = parse_engine_backend(options.device);
+  // The CUDA device, before a large model is made for nothing.
+  std::string device_name;
+  if (backend == EngineBackend::cuda) {
+#if defined(A48_HAVE_CUDA)
+    const std::vector<std::string> devices = cuda::describe_devices();
+    check(!devices.empty(), "--device cuda: no CUDA device is visible");
+    device_name = devices.front();  // the engine runs on device 0
+    fmt::print(stderr, "a48 bench: {}\n", device_name);
+#else
+    fail("--device cuda: this a48 was built without the CUDA inference engine "
+         "(configure with -DA48_CUDA=ON where nvcc exists)");
+#endif
+  }
 
   // The model, once; each scheme re-labels its config before an engine packs it.
   std::shared_ptr<Model> model;
   std::string model_name;
   if (!options.shape.empty()) {
     const ModelConfig config = model_shape(options.shape);
+    check_context(config, prompts, gens);
     fmt::print(stderr, "a48 bench: making a random ternary model of shape {}...\n", options.shape);
+    const auto t_make = std::chrono::steady_clock::now();
     model = std::make_shared<Model>(make_random_ternary_model(config, options.seed));
+    fmt::print(stderr, "a48 bench: made in {:.1f} s\n", seconds_since(t_make));
     model_name = options.shape + " (random)";
   } else {
     ModelOptions model_options;
@@ -126,11 +203,9 @@ void run_bench(const BenchOptions& options) {
     ModelSession session = open_model(model_options);
     model = std::make_shared<Model>(std::move(session.model));
     model_name = session.dir.filename().string();
+    check_context(model->config, prompts, gens);
   }
   const ModelConfig base = model->config;
-  check(base.max_position_embeddings >= std::max(options.n_prompt, options.n_gen),
-        "-p {} / -n {} exceed the model's context of {}", options.n_prompt, options.n_gen,
-        base.max_position_embeddings);
   std::vector<std::string> schemes = split_list(options.schemes);
   if (schemes.empty()) {
     schemes = options.shape.empty() ? std::vector<std::string>{std::string(to_string(base.activation_scheme))}
@@ -147,6 +222,7 @@ void run_bench(const BenchOptions& options) {
   }
 
   nlohmann::json records = nlohmann::json::array();
+  if (!options.json_path.empty()) write_json(options.json_path, records);  // writable, before the runs
   fmt::print("| model | params | scheme | attention | backend | threads | head | test | t/s | "
              "bytes/token | GB/s | of roofline |\n");
   fmt::print("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -183,7 +259,10 @@ void run_bench(const BenchOptions& options) {
                      100.0 * (1.0 - static_cast<double>(kv) / static_cast<double>(kv16)));
         }
 
-        auto report = [&](const std::string& test, const Sample& s, double bytes_per_token) {
+        // kind: "pp" or "tg"; n_tokens: the prompt length or the tg steps; batch: tg sequences.
+        auto report = [&](std::string_view kind, int64_t n_tokens, int64_t batch, const Sample& s,
+                          double bytes_per_token) {
+          const std::string test = test_name(kind, n_tokens, batch);
           const double gbps = bytes_per_token * s.mean / 1e9;
           const double bw = bandwidth.count(n_threads) ? bandwidth[n_threads] : 0;
           const std::string roof = bytes_per_token > 0 && bw > 0
@@ -199,67 +278,90 @@ void run_bench(const BenchOptions& options) {
                      bytes_per_token > 0 ? fmt::format("{:.1f}", gbps) : "", roof);
           std::fflush(stdout);
           records.push_back({{"model", model_name},
+                             {"shape", options.shape},
                              {"params", params.embedding + params.non_embedding},
                              {"scheme", to_string(c.activation_scheme)},
                              {"attention_bits", to_string(c.attention_bits)},
                              {"backend", to_string(backend)},
                              {"engine", engine->describe()},
+                             {"device", device_name},
                              {"threads", n_threads},
                              {"head", head_name},
                              {"test", test},
+                             {"kind", std::string(kind)},
+                             {"n_tokens", n_tokens},
+                             {"batch", batch},
                              {"tokens_per_second", s.mean},
                              {"stddev", s.stddev},
                              {"samples", s.values},
                              {"bytes_per_token", bytes_per_token},
+                             {"bytes_per_step", bytes_per_token * static_cast<double>(batch)},
                              {"read_bandwidth", bw}});
+          // Rewritten after every row, so that a run cut short (a timeout) keeps what it measured.
+          if (!options.json_path.empty()) write_json(options.json_path, records);
         };
 
-        if (options.n_prompt > 0) {
-          const std::vector<int32_t> prompt =
-              random_ids(options.n_prompt, c.vocab_size, options.seed + 1);
-          run_pp(*engine, std::span(prompt).first(std::min<std::size_t>(prompt.size(), 16)));  // warm-up
+        for (int64_t n_prompt : prompts) {
+          const std::vector<int32_t> prompt = random_ids(n_prompt, c.vocab_size, options.seed + 1);
+          run_pp(*engine, prompt);  // warm-up: buffers sized for this length, kernels loaded
           std::vector<double> values;
           for (int r = 0; r < options.repetitions; ++r) values.push_back(run_pp(*engine, prompt));
-          report(fmt::format("pp{}", options.n_prompt), summarize(values), 0);
+          report("pp", n_prompt, 1, summarize(values), 0);
         }
-        if (options.n_gen > 0) {
-          const std::vector<int32_t> tokens = random_ids(options.n_gen, c.vocab_size, options.seed + 2);
-          run_tg(*engine, std::span(tokens).first(std::min<std::size_t>(tokens.size(), 4)), nullptr);
-          std::vector<double> values;
-          SparsityStats stats;
-          for (int r = 0; r < options.repetitions; ++r) {
-            values.push_back(run_tg(*engine, tokens, &stats));
+        for (int64_t n_gen : gens) {
+          for (int64_t batch : batches) {
+            std::vector<std::unique_ptr<SequenceState>> sequences;
+            std::vector<std::vector<int32_t>> tg_prompts;
+            for (std::size_t s = 0; s < static_cast<std::size_t>(batch); ++s) {
+              sequences.push_back(engine->new_sequence(kTgPromptTokens + n_gen));
+              tg_prompts.push_back(random_ids(kTgPromptTokens, c.vocab_size, options.seed + 3 + s));
+            }
+            const std::vector<int32_t> tokens =
+                random_ids(n_gen * batch, c.vocab_size, options.seed + 2);
+            // Warm-up: a few steps at this batch (the CUDA engine captures its graph per shape).
+            run_tg(*engine, sequences, tg_prompts, tokens, std::min<int64_t>(n_gen, 4), nullptr);
+            std::vector<double> values;
+            SparsityStats stats;
+            for (int r = 0; r < options.repetitions; ++r) {
+              values.push_back(run_tg(*engine, sequences, tg_prompts, tokens, n_gen, &stats));
+            }
+            double bytes_per_step = 0;
+            if (cpu_engine != nullptr) {
+              const cpu::CpuEngine::ProjectionBytes b = cpu_engine->projection_bytes();
+              const auto head = static_cast<double>(cpu_engine->head_bytes());
+              if (batch == 1) {
+                // What a token must read with a48's layouts: q/k/v and gate whole (rows order
+                // reads every row), up only on the non-zero gate channels (its rows), o_proj and
+                // down only the columns of non-zero inputs, and the whole head. (Table 2 also
+                // counts the ~12% zero INT4 inputs of q/k/v/gate as skippable; the rows kernels do
+                // not skip them.)
+                const double up_rows =
+                    (1 - stats.up.sparsity()) / std::max(1e-12, 1 - stats.gate.sparsity());
+                bytes_per_step = static_cast<double>(b.qkv) + static_cast<double>(b.gate) +
+                                 static_cast<double>(b.up) * up_rows +
+                                 static_cast<double>(b.out) * (1 - stats.out.sparsity()) +
+                                 static_cast<double>(b.down) * (1 - stats.down.sparsity()) + head;
+              } else {
+                // A batch's step needs every weight once: the union of B tokens' non-zero inputs
+                // and gate channels covers nearly all of them (50% top-K over 8 independent tokens
+                // leaves 0.4% of o_proj's columns unread). The head counts once, although the CPU
+                // head reads it once per sequence: the roofline is what an ideal step reads.
+                bytes_per_step = static_cast<double>(b.total()) + head;
+              }
+              fmt::print(stderr,
+                         "a48 bench: {} sparsity qkv {:.1f}% out {:.1f}% gate {:.1f}% up {:.1f}% "
+                         "down {:.1f}%; dense bytes/step {}\n",
+                         test_name("tg", n_gen, batch), 100 * stats.qkv.sparsity(),
+                         100 * stats.out.sparsity(), 100 * stats.gate.sparsity(),
+                         100 * stats.up.sparsity(), 100 * stats.down.sparsity(),
+                         human_bytes(static_cast<double>(b.total()) + head));
+            }
+            report("tg", n_gen, batch, summarize(values),
+                   bytes_per_step / static_cast<double>(batch));
           }
-          double bytes_per_token = 0;
-          if (cpu_engine != nullptr) {
-            // What a token must read with a48's layouts: q/k/v and gate whole (rows order reads
-            // every row), up only on the non-zero gate channels (its rows), o_proj and down only
-            // the columns of non-zero inputs, and the whole head. (Table 2 also counts the ~12%
-            // zero INT4 inputs of q/k/v/gate as skippable; the rows kernels do not skip them.)
-            const cpu::CpuEngine::ProjectionBytes b = cpu_engine->projection_bytes();
-            const double up_rows = (1 - stats.up.sparsity()) / std::max(1e-12, 1 - stats.gate.sparsity());
-            bytes_per_token = static_cast<double>(b.qkv) + static_cast<double>(b.gate) +
-                              static_cast<double>(b.up) * up_rows +
-                              static_cast<double>(b.out) * (1 - stats.out.sparsity()) +
-                              static_cast<double>(b.down) * (1 - stats.down.sparsity()) +
-                              static_cast<double>(cpu_engine->head_bytes());
-            fmt::print(stderr,
-                       "a48 bench: tg sparsity qkv {:.1f}% out {:.1f}% gate {:.1f}% up {:.1f}% "
-                       "down {:.1f}%; dense bytes/token {}\n",
-                       100 * stats.qkv.sparsity(), 100 * stats.out.sparsity(),
-                       100 * stats.gate.sparsity(), 100 * stats.up.sparsity(),
-                       100 * stats.down.sparsity(),
-                       human_bytes(static_cast<double>(b.total() + cpu_engine->head_bytes())));
-          }
-          report(fmt::format("tg{}", options.n_gen), summarize(values), bytes_per_token);
         }
       }
     }
-  }
-  if (!options.json_path.empty()) {
-    std::ofstream out(options.json_path);
-    check(out.good(), "cannot write {}", options.json_path);
-    out << records.dump(2) << "\n";
   }
 }
 
@@ -282,9 +384,17 @@ void register_bench(CLI::App& app) {
       ->delimiter(',');
   command->add_option("--head", options->heads, "Head precisions: f32, f16, int8 (comma-separated)")
       ->capture_default_str();
-  command->add_option("-p,--n-prompt", options->n_prompt, "Prompt tokens (0: skip pp)")
+  command->add_option("-p,--n-prompt", options->n_prompt,
+                      "Prompt lengths of pp, comma-separated (0: skip pp)")
+      ->delimiter(',')
       ->capture_default_str();
-  command->add_option("-n,--n-gen", options->n_gen, "Generated tokens (0: skip tg)")
+  command->add_option("-n,--n-gen", options->n_gen,
+                      "Generated tokens per sequence of tg, comma-separated (0: skip tg)")
+      ->delimiter(',')
+      ->capture_default_str();
+  command->add_option("-b,--batch", options->batch,
+                      "tg batches, comma-separated: sequences advanced one token each per step")
+      ->delimiter(',')
       ->capture_default_str();
   command->add_option("-r,--repetitions", options->repetitions, "Repetitions of each test")
       ->capture_default_str();

@@ -2,9 +2,13 @@
 // seeded random models used by tests and benchmarks.
 #include "model/weights.h"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <numbers>
 #include <random>
+#include <span>
+#include <thread>
 
 #include "core/error.h"
 #include "quant/ternary_absmean.h"
@@ -40,14 +44,64 @@ class PortableRandom {
     }
     const double u1 = 1.0 - uniform();  // (0, 1]: log(u1) is finite
     const double u2 = uniform();
-    const double radius = std::sqrt(-2.0 * std::log(u1));
-    const double angle = 2.0 * std::numbers::pi * u2;
-    spare_ = radius * std::sin(angle);
+    const auto [first, second] = box_muller(u1, u2);
+    spare_ = second;
     has_spare_ = true;
-    return radius * std::cos(angle);
+    return first;
+  }
+
+  // out[i] = float(stddev * normal()) for every i in order: the same values as that loop, with the
+  // draws made in order here and the transcendental half of Box-Muller (most of the time: billions
+  // of values for the large benchmark shapes) spread over the hardware threads.
+  void fill_normal(std::span<float> out, double stddev) {
+    std::size_t i = 0;
+    if (has_spare_ && !out.empty()) out[i++] = static_cast<float>(stddev * normal());
+    constexpr std::size_t kChunkPairs = std::size_t{1} << 20;
+    std::vector<double> u;  // u1, u2 of each pair of the chunk, drawn in order
+    while (out.size() - i >= 2) {
+      const std::size_t pairs = std::min(kChunkPairs, (out.size() - i) / 2);
+      u.resize(2 * pairs);
+      for (std::size_t p = 0; p < pairs; ++p) {
+        u[2 * p] = 1.0 - uniform();
+        u[2 * p + 1] = uniform();
+      }
+      float* chunk = out.data() + i;
+      parallel_ranges(pairs, [&](std::size_t begin, std::size_t end) {
+        for (std::size_t p = begin; p < end; ++p) {
+          const auto [first, second] = box_muller(u[2 * p], u[2 * p + 1]);
+          chunk[2 * p] = static_cast<float>(stddev * first);
+          chunk[2 * p + 1] = static_cast<float>(stddev * second);
+        }
+      });
+      i += 2 * pairs;
+    }
+    if (i < out.size()) out[i] = static_cast<float>(stddev * normal());  // keeps the spare
   }
 
  private:
+  static std::array<double, 2> box_muller(double u1, double u2) {
+    const double radius = std::sqrt(-2.0 * std::log(u1));
+    const double angle = 2.0 * std::numbers::pi * u2;
+    return {radius * std::cos(angle), radius * std::sin(angle)};
+  }
+
+  // fn(begin, end) over [0, n) split among the hardware threads (one thread for small n).
+  template <class Fn>
+  static void parallel_ranges(std::size_t n, const Fn& fn) {
+    const std::size_t threads = std::clamp<std::size_t>(
+        std::min<std::size_t>(std::thread::hardware_concurrency(), n / 16384), 1, 64);
+    if (threads == 1) {
+      fn(0, n);
+      return;
+    }
+    std::vector<std::jthread> pool;
+    const std::size_t per = (n + threads - 1) / threads;
+    for (std::size_t t = 1; t < threads; ++t) {
+      pool.emplace_back([&fn, t, per, n] { fn(std::min(n, t * per), std::min(n, (t + 1) * per)); });
+    }
+    fn(0, std::min(n, per));
+  }
+
   std::mt19937_64 engine_;
   double spare_ = 0.0;
   bool has_spare_ = false;
@@ -55,7 +109,7 @@ class PortableRandom {
 
 std::vector<float> normal_vector(PortableRandom& random, int64_t n, double stddev) {
   std::vector<float> v(static_cast<std::size_t>(n));
-  for (float& x : v) x = static_cast<float>(stddev * random.normal());
+  random.fill_normal(v, stddev);
   return v;
 }
 
@@ -120,11 +174,20 @@ LinearWeights random_ternary_linear(PortableRandom& random, int64_t n_out, int64
   w.n_out = n_out;
   w.n_in = n_in;
   w.ternary.resize(static_cast<std::size_t>(n_out * n_in));
-  // Eight codes per 64-bit draw: byte % 3 - 1 (256 = 3 * 85 + 1: a bias of 1/256, harmless here).
-  uint64_t bits = 0;
-  for (std::size_t i = 0; i < w.ternary.size(); ++i) {
-    if (i % 8 == 0) bits = random.next();
-    w.ternary[i] = static_cast<int8_t>(static_cast<int>((bits >> (8 * (i % 8))) & 0xFF) % 3 - 1);
+  // Eight codes per 64-bit draw: byte % 3 - 1 (256 = 3 * 85 + 1: a bias of 1/256, harmless here),
+  // through a table (billions of codes for the 7B shape).
+  static constexpr std::array<int8_t, 256> kCode = [] {
+    std::array<int8_t, 256> code{};
+    for (int byte = 0; byte < 256; ++byte)
+      code[static_cast<std::size_t>(byte)] = static_cast<int8_t>(byte % 3 - 1);
+    return code;
+  }();
+  const std::size_t n = w.ternary.size();
+  int8_t* out = w.ternary.data();
+  for (std::size_t i = 0; i < n; i += 8) {
+    const uint64_t bits = random.next();
+    const std::size_t m = std::min<std::size_t>(8, n - i);
+    for (std::size_t k = 0; k < m; ++k) out[i + k] = kCode[(bits >> (8 * k)) & 0xFF];
   }
   w.scale = 0.016f;
   return w;

@@ -1,13 +1,10 @@
 // Benchmark mode of the CUDA inference backend (A48_CUDA_INFER_BENCH=1; skipped otherwise): per-
 // kernel times for the 2B4T shape (hidden 2560, FFN 6912, 30 layers, 20/5 heads, vocab 128256) at
 // 1 and 8 tokens, against the device-to-device copy bandwidth measured in the same run; whole-model
-// decode tokens/s of CudaEngine with random ternary weights; and a bf16 baseline of the same shape
-// (cuBLAS GEMMs of every projection and the head, replayed from a CUDA graph: the linear layers
-// alone, so it flatters bf16). Numbers go to docs/BENCHMARKS.md, "CUDA inference (H100)".
+// decode tokens/s of CudaEngine with random ternary weights. The bf16 baseline of the same shapes
+// is a program of its own (bench/cuda/bf16_baseline.cpp, a48_bench_cuda_bf16). Numbers go to
+// docs/BENCHMARKS.md, "CUDA inference (H100)".
 #include <gtest/gtest.h>
-
-#include <cublas_v2.h>
-#include <cuda_bf16.h>
 
 #include <algorithm>
 #include <chrono>
@@ -412,84 +409,6 @@ void engine_benchmark(const std::shared_ptr<const Model>& model, const char* nam
               batch * n / s);
 }
 
-// bf16 baseline: every projection of 30 layers and the bf16 head as cuBLAS GEMMs (y = W x, W
-// [n_out, n_in] row-major), captured in one graph; returns microseconds per step.
-double bf16_baseline_us(int tokens) {
-  const int64_t d = 2560, f = 6912, kv = 640, vocab = 128256;
-  struct P {
-    int64_t n_out, n_in;
-  };
-  const P proj[7] = {{d, d}, {kv, d}, {kv, d}, {d, d}, {f, d}, {f, d}, {d, f}};
-  int64_t per_layer = 0;
-  for (const P& p : proj) per_layer += p.n_out * p.n_in;
-  const int64_t total = 30 * per_layer + vocab * d;
-  cuda::DeviceBuffer<__nv_bfloat16> w(static_cast<std::size_t>(total));
-  {
-    std::vector<__nv_bfloat16> chunk(std::size_t{1} << 24);
-    Xorshift x{5};
-    for (auto& v : chunk) v = __float2bfloat16(static_cast<float>(static_cast<int64_t>(x.next() % 2001) - 1000) * 1e-5f);
-    for (int64_t off = 0; off < total; off += static_cast<int64_t>(chunk.size())) {
-      const int64_t n = std::min<int64_t>(static_cast<int64_t>(chunk.size()), total - off);
-      w.upload(std::span<const __nv_bfloat16>(chunk.data(), static_cast<std::size_t>(n)), static_cast<std::size_t>(off));
-    }
-  }
-  cuda::DeviceBuffer<__nv_bfloat16> x(static_cast<std::size_t>(tokens * f)), y(static_cast<std::size_t>(tokens * vocab));
-  x.fill_bytes(0x3c);
-  cublasHandle_t h;
-  cublasCreate(&h);
-  cudaStream_t stream;
-  CUDA_CHECK(cudaStreamCreate(&stream));
-  cublasSetStream(h, stream);
-  const float one = 1.0f, zero = 0.0f;
-  auto gemm = [&](const __nv_bfloat16* wp, int64_t n_out, int64_t n_in) {
-    // Column-major: Y^T [n_out, tokens] = W [n_out, n_in] (stored as col-major [n_in, n_out], op T) x X^T.
-    cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n_out), tokens, static_cast<int>(n_in), &one, wp,
-                 CUDA_R_16BF, static_cast<int>(n_in), x.data(), CUDA_R_16BF, static_cast<int>(n_in), &zero, y.data(),
-                 CUDA_R_16BF, static_cast<int>(n_out), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-  };
-  auto step = [&]() {
-    const __nv_bfloat16* p = w.data();
-    for (int l = 0; l < 30; ++l)
-      for (const P& pr : proj) {
-        gemm(p, pr.n_out, pr.n_in);
-        p += pr.n_out * pr.n_in;
-      }
-    gemm(p, vocab, d);
-  };
-  step();
-  CUDA_CHECK(cudaStreamSynchronize(stream));
-  cudaGraph_t graph;
-  cudaGraphExec_t exec;
-  CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-  step();
-  CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
-  CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-  cudaEvent_t a, b;
-  cudaEventCreate(&a);
-  cudaEventCreate(&b);
-  for (int i = 0; i < 3; ++i) CUDA_CHECK(cudaGraphLaunch(exec, stream));
-  std::vector<double> runs;
-  for (int r = 0; r < 5; ++r) {
-    cudaEventRecord(a, stream);
-    for (int i = 0; i < 10; ++i) CUDA_CHECK(cudaGraphLaunch(exec, stream));
-    cudaEventRecord(b, stream);
-    CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0;
-    cudaEventElapsedTime(&ms, a, b);
-    runs.push_back(100.0 * ms);
-  }
-  std::sort(runs.begin(), runs.end());
-  const double us = runs[2];
-  std::printf("bf16 baseline (cuBLAS GEMMs of all projections + head, one graph), %d token(s): %.1f us/step = %.0f tokens/s, "
-              "%.2f GB of weights -> %.0f GB/s\n",
-              tokens, us, tokens * 1e6 / us, 2.0 * total / 1e9, 2.0 * total / (us * 1e3));
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
-  cublasDestroy(h);
-  cudaStreamDestroy(stream);
-  return us;
-}
-
 TEST(CudaInferBench, Hopper2B4T) {
   A48_REQUIRE_CUDA_DEVICE();
   if (!bench_enabled()) GTEST_SKIP() << "set A48_CUDA_INFER_BENCH=1";
@@ -498,8 +417,6 @@ TEST(CudaInferBench, Hopper2B4T) {
   std::printf("device-to-device copy: %.0f GB/s (read + write)\n", copy_gbs);
   kernel_benchmarks(1, copy_gbs);
   kernel_benchmarks(8, copy_gbs);
-  bf16_baseline_us(1);
-  bf16_baseline_us(8);
   auto a48 = std::make_shared<const Model>(model_2b4t(ActivationScheme::a48));
   // Weight bytes a decode step reads at most (dense): packed ternary + int8 head.
   std::printf("2B4T packed weights: %.1f MB ternary + %.1f MB int8 head\n", 30.0 * 2560 * 27136 / 4 / 1e6,

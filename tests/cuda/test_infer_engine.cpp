@@ -23,16 +23,20 @@ namespace {
 
 constexpr double kLogitTolerance = 2e-4;
 constexpr double kTieFlipTolerance = 5e-2;
+constexpr double kPersistentCap = 0.25;
 
 // Worst error over the checked rows, and how many rows exceeded kLogitTolerance.
 struct Agreement {
+  double cap = kTieFlipTolerance;
   double worst = 0.0;
   int rows = 0, loose = 0;
+  Agreement() = default;
+  explicit Agreement(double c) : cap(c) {}
   void add(double e) {
     worst = std::max(worst, e);
     ++rows;
     loose += e > kLogitTolerance;
-    EXPECT_LE(e, kTieFlipTolerance);
+    EXPECT_LE(e, cap);
   }
 };
 
@@ -65,6 +69,7 @@ struct EngineCase {
   ActivationScheme scheme;
   AttentionBits bits;
   bool sparse_input = false;  // A48_CUDA_SPARSE_INPUT=1: o_proj/down through the columns kernel
+  bool fused = false;         // A48_CUDA_FUSED=1: decode steps through the persistent kernel
 };
 
 class CudaEngineVsReference : public testing::TestWithParam<EngineCase> {};
@@ -76,8 +81,10 @@ TEST_P(CudaEngineVsReference, LogitsAgreeAndGreedyTokensAreEqual) {
   auto model = std::make_shared<const Model>(make_random_model(config, 1234));
   ReferenceEngine ref(model);
   if (ec.sparse_input) setenv("A48_CUDA_SPARSE_INPUT", "1", 1);
+  if (ec.fused) setenv("A48_CUDA_FUSED", "1", 1);
   std::unique_ptr<Engine> gpu = make_cuda_engine(model, 0, false);
   unsetenv("A48_CUDA_SPARSE_INPUT");
+  unsetenv("A48_CUDA_FUSED");
   const int64_t V = config.vocab_size;
 
   auto ra = ref.new_sequence(40), rb = ref.new_sequence(40);
@@ -138,7 +145,83 @@ INSTANTIATE_TEST_SUITE_P(Schemes, CudaEngineVsReference,
                                          EngineCase{ActivationScheme::b158, AttentionBits::fp16},
                                          EngineCase{ActivationScheme::b158, AttentionBits::q4_kv3},
                                          EngineCase{ActivationScheme::a48_fp4, AttentionBits::int8},
-                                         EngineCase{ActivationScheme::a48, AttentionBits::q4_kv3, true}));
+                                         EngineCase{ActivationScheme::a48, AttentionBits::q4_kv3, true},
+                                         EngineCase{ActivationScheme::a48, AttentionBits::q4_kv3, false, true},
+                                         EngineCase{ActivationScheme::b158, AttentionBits::fp16, false, true},
+                                         EngineCase{ActivationScheme::a48_fp4, AttentionBits::int8, false, true}));
+
+// The persistent decode kernel (decode_layers.h) against the kernel-by-kernel path on a model with
+// more heads, layers and context than above: steps of 1 to 8 tokens (8 sequences decoding, then
+// multi-token steps of one sequence, whose tokens attend to each other within the step). Attention
+// sums alike in both (same split count and block size); the row passes' double sums are taken by
+// blocks of another size, which moves a result only where it sits next to a float rounding
+// boundary. This seed's a4.8 model has one such spot: a code flip upstream that moves 2 of 55
+// logits rows by 0.13 (greedy tokens unchanged; seen identically with two different sources of
+// last-bit differences). Policy: greedy tokens equal, at most 1 in 8 rows above kLogitTolerance,
+// none above kPersistentCap.
+TEST(CudaEngine, PersistentDecodeAgreesWithKernelByKernel) {
+  A48_REQUIRE_CUDA_DEVICE();
+  for (ActivationScheme scheme : {ActivationScheme::a48, ActivationScheme::b158}) {
+    SCOPED_TRACE(std::string(to_string(scheme)));
+    ModelConfig c = small_config(scheme, AttentionBits::q4_kv3);
+    c.hidden_size = 320;
+    c.num_attention_heads = 10;
+    c.num_key_value_heads = 5;
+    c.num_hidden_layers = 3;
+    c.intermediate_size = 900;
+    c.max_position_embeddings = 300;
+    auto model = std::make_shared<const Model>(make_random_model(c, 77));
+    std::unique_ptr<Engine> plain = make_cuda_engine(model, 0, false);
+    setenv("A48_CUDA_FUSED", "1", 1);
+    std::unique_ptr<Engine> fused = make_cuda_engine(model, 0, false);
+    unsetenv("A48_CUDA_FUSED");
+    const int64_t V = c.vocab_size;
+    constexpr int kSeqs = 8;
+    std::vector<std::unique_ptr<SequenceState>> ps, fs;
+    std::vector<int32_t> ptok(kSeqs), ftok(kSeqs);
+    Agreement agree(kPersistentCap);
+    // Prompts of 9 to 23 tokens (the kernel-by-kernel path in both engines: more than 8 rows).
+    for (int s = 0; s < kSeqs; ++s) {
+      ps.push_back(plain->new_sequence(200));
+      fs.push_back(fused->new_sequence(200));
+      std::vector<int32_t> prompt;
+      for (int i = 0; i < 9 + 2 * s; ++i) prompt.push_back((s * 131 + i * 37) % static_cast<int32_t>(V));
+      std::vector<EngineStep> a = {{ps.back().get(), prompt, false}}, b = {{fs.back().get(), prompt, false}};
+      const std::vector<float> la = plain->forward(a), lb = fused->forward(b);
+      agree.add(row_error(lb, la, 0, V));
+      ptok[static_cast<std::size_t>(s)] = argmax(la, 0, V);
+      ftok[static_cast<std::size_t>(s)] = argmax(lb, 0, V);
+      ASSERT_EQ(ptok[static_cast<std::size_t>(s)], ftok[static_cast<std::size_t>(s)]);
+    }
+    // Decode steps of 8, 5, 3, 2 and 1 sequences (templates 8, 8, 4, 2, 1 of the kernel).
+    for (int n : {8, 5, 3, 2, 1, 8}) {
+      std::vector<EngineStep> a, b;
+      for (int s = 0; s < n; ++s) {
+        a.push_back({ps[static_cast<std::size_t>(s)].get(), std::span<const int32_t>(&ptok[static_cast<std::size_t>(s)], 1), false});
+        b.push_back({fs[static_cast<std::size_t>(s)].get(), std::span<const int32_t>(&ftok[static_cast<std::size_t>(s)], 1), false});
+      }
+      const std::vector<float> la = plain->forward(a), lb = fused->forward(b);
+      for (int s = 0; s < n; ++s) {
+        agree.add(row_error(lb, la, s, V));
+        ptok[static_cast<std::size_t>(s)] = argmax(la, s, V);
+        ftok[static_cast<std::size_t>(s)] = argmax(lb, s, V);
+        ASSERT_EQ(ptok[static_cast<std::size_t>(s)], ftok[static_cast<std::size_t>(s)]) << n << " sequences";
+      }
+    }
+    // Steps of 2 to 8 tokens of one sequence, all logits.
+    for (int len : {2, 3, 7, 8}) {
+      std::vector<int32_t> chunk;
+      for (int i = 0; i < len; ++i) chunk.push_back((len * 53 + i * 11) % static_cast<int32_t>(V));
+      std::vector<EngineStep> a = {{ps[0].get(), chunk, true}}, b = {{fs[0].get(), chunk, true}};
+      const std::vector<float> la = plain->forward(a), lb = fused->forward(b);
+      for (int r = 0; r < len; ++r) agree.add(row_error(lb, la, r, V));
+    }
+    EXPECT_EQ(ps[0]->size(), fs[0]->size());
+    std::printf("%s: persistent vs kernel-by-kernel, worst logits row relative L2 error %.3g; %d of %d rows above %.0e\n",
+                std::string(to_string(scheme)).c_str(), agree.worst, agree.loose, agree.rows, kLogitTolerance);
+    EXPECT_LE(8 * agree.loose, agree.rows);
+  }
+}
 
 TEST(CudaEngine, RejectsBadCallsAndLeavesStatesAsTheyWere) {
   A48_REQUIRE_CUDA_DEVICE();

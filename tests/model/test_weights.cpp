@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <numbers>
+#include <random>
 
 #include "core/error.h"
 #include "model/weights.h"
@@ -89,6 +91,46 @@ TEST(Weights, RandomModelShapesAndDeterminism) {
   EXPECT_TRUE(make_random_model(c, 7).weights.lm_head.empty());
   c.hidden_size = 0;
   EXPECT_THROW(make_random_model(c, 7), Error);
+}
+
+// make_random_ternary_model draw by draw, from its definition: one mt19937_64 stream; the embedding
+// as N(0, 0.02) Box-Muller pairs (both values, in order), then per layer the attn_norm (1 +- 0.1
+// uniforms) and the q/k codes (eight per 64-bit draw, byte % 3 - 1). The embedding here is large
+// enough (2.2M values) for the threaded, chunked Box-Muller path of the generator.
+TEST(Weights, RandomTernaryModelFollowsItsDefinition) {
+  ModelConfig c = tiny_config();
+  c.hidden_size = 264;  // 4 heads of 66
+  c.intermediate_size = 200;
+  c.vocab_size = 8209;
+  const uint64_t seed = 11;
+  const Model m = make_random_ternary_model(c, seed);
+
+  std::mt19937_64 rng(seed);
+  auto uniform = [&] { return static_cast<double>(rng() >> 11) * 0x1.0p-53; };
+  const std::vector<float>& embed = m.weights.embed_tokens;
+  ASSERT_EQ(embed.size(), 8209u * 264u);
+  for (std::size_t i = 0; i < embed.size(); i += 2) {
+    const double u1 = 1.0 - uniform();
+    const double u2 = uniform();
+    const double radius = std::sqrt(-2.0 * std::log(u1));
+    const double angle = 2.0 * std::numbers::pi * u2;
+    ASSERT_EQ(embed[i], static_cast<float>(0.02 * (radius * std::cos(angle)))) << i;
+    ASSERT_EQ(embed[i + 1], static_cast<float>(0.02 * (radius * std::sin(angle)))) << i;
+  }
+  const LayerWeights& layer = m.weights.layers[0];
+  for (float v : layer.attn_norm) {
+    ASSERT_EQ(v, static_cast<float>(1.0 + 0.1 * (2.0 * uniform() - 1.0)));
+  }
+  for (const LinearWeights* w : {&layer.q_proj, &layer.k_proj}) {
+    ASSERT_EQ(w->ternary.size(), static_cast<std::size_t>(w->n_out * w->n_in));
+    uint64_t bits = 0;
+    for (std::size_t i = 0; i < w->ternary.size(); ++i) {
+      if (i % 8 == 0) bits = rng();
+      ASSERT_EQ(w->ternary[i], static_cast<int>((bits >> (8 * (i % 8))) & 0xFF) % 3 - 1) << i;
+    }
+    EXPECT_TRUE(w->latent.empty());  // codes only: ~1 byte per weight
+    EXPECT_EQ(w->scale, 0.016f);
+  }
 }
 
 }  // namespace

@@ -7,8 +7,8 @@
 #include "core/error.h"
 #include "cuda/common/check.h"
 #include "cuda/common/reduce.cuh"
+#include "cuda/infer/attention_block.cuh"
 #include "cuda/infer/pdl_launch.cuh"
-#include "quant/quant_common.h"
 #include "ref/rope.h"
 
 namespace a48::cuda {
@@ -16,41 +16,11 @@ namespace a48::cuda {
 namespace {
 
 constexpr int kStoreWarps = 4;
+// The split (decode) kernel's block size is the persistent decode kernel's (decode_layers.cu): the
+// softmax sums are block reductions whose order depends on the block size, so both paths then sum
+// alike. The one-block (prefill) kernel keeps 128 threads: its output loop has head_dim entries.
 constexpr int kAttentionThreads = 128;
-
-__device__ inline int bits_at(int kv_bits, int position) { return (kv_bits == 3 && position == 0) ? 4 : kv_bits; }
-
-__device__ inline float dequantize(uint8_t u, int levels, float gamma) {
-  const double ratio = static_cast<double>(2 * static_cast<int>(u) - levels) / levels;
-  return static_cast<float>(static_cast<double>(gamma) * ratio);
-}
-
-__device__ inline float warp_max(float v) {
-  for (int off = 16; off > 0; off >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, off));
-  return v;
-}
-
-// Unsigned absmax quantization of one head held in `head` (a warp's shared buffer): codes to
-// `codes` (may be null), and the dequantized values back into `head` when `dequantize_back`.
-__device__ inline float quantize_head(float* head, int hd, int bits, uint8_t* codes, bool dequantize_back) {
-  const int lane = static_cast<int>(threadIdx.x & 31);
-  float g = 0.0f;
-  for (int i = lane; i < hd; i += 32) g = fmaxf(g, fabsf(head[i]));
-  g = warp_max(g);
-  const int levels = (1 << bits) - 1;
-  if (g < kQuantEpsilon) g = 0.0f;
-  const float inv_delta = g == 0.0f ? 0.0f : __fdiv_rn(static_cast<float>(levels), __fmul_rn(2.0f, g));
-  for (int i = lane; i < hd; i += 32) {
-    uint8_t u = 0;
-    if (g != 0.0f) {
-      u = static_cast<uint8_t>(fminf(fmaxf(rintf(__fmul_rn(__fadd_rn(head[i], g), inv_delta)), 0.0f),
-                                     static_cast<float>(levels)));
-    }
-    if (codes != nullptr) codes[i] = u;
-    if (dequantize_back) head[i] = dequantize(u, levels, g);
-  }
-  return g;
-}
+constexpr int kSplitThreads = 512;
 
 __global__ void __launch_bounds__(kStoreWarps * 32)
     rope_store_kernel(float* q, int64_t ld_q, float* k, const float* v, int64_t ld_kv,
@@ -59,63 +29,16 @@ __global__ void __launch_bounds__(kStoreWarps * 32)
   pdl_wait();  // pdl_launch.cuh: the previous kernel's writes are visible from here on
   pdl_release();
   extern __shared__ float heads[];  // [kStoreWarps, hd]
-  const int warp = static_cast<int>(threadIdx.x >> 5), lane = static_cast<int>(threadIdx.x & 31);
+  const int warp = static_cast<int>(threadIdx.x >> 5);
   const int64_t t = blockIdx.x;
   const KvSlot slot = slots[t];
-  const int hd = s.head_dim, half = hd / 2;
-  float* head = heads + warp * hd;
-  const float* c = cos_table + static_cast<int64_t>(slot.position) * half;
-  const float* sn = sin_table + static_cast<int64_t>(slot.position) * half;
   const int n_work = s.n_heads + 2 * s.n_kv_heads;
   // blockIdx.y spreads the heads over blocks (at batch 1 one block would do them one after another).
   for (int w = static_cast<int>(blockIdx.y) * kStoreWarps + warp; w < n_work;
        w += static_cast<int>(gridDim.y) * kStoreWarps) {
-    const bool is_q = w < s.n_heads, is_k = !is_q && w < s.n_heads + s.n_kv_heads;
-    const int g = is_q ? w : (is_k ? w - s.n_heads : w - s.n_heads - s.n_kv_heads);
-    float* src = is_q ? q + t * ld_q + g * hd : k + t * ld_kv + g * hd;
-    if (!is_q && !is_k) src = const_cast<float*>(v + t * ld_kv + g * hd);
-    if (is_q || is_k) {
-      for (int i = lane; i < half; i += 32) {
-        const float x1 = src[i], x2 = src[i + half];
-        head[i] = __fadd_rn(__fmul_rn(x1, c[i]), __fmul_rn(-x2, sn[i]));
-        head[i + half] = __fadd_rn(__fmul_rn(x2, c[i]), __fmul_rn(x1, sn[i]));
-      }
-    } else {
-      for (int i = lane; i < hd; i += 32) head[i] = src[i];
-    }
-    __syncwarp();
-    if (is_q) {
-      if (s.query_bits != 16) quantize_head(head, hd, s.query_bits, nullptr, true);
-      __syncwarp();
-      for (int i = lane; i < hd; i += 32) src[i] = head[i];
-    } else {
-      if (is_k) {
-        for (int i = lane; i < hd; i += 32) src[i] = head[i];  // the rotated k (for tests)
-      }
-      const int64_t index = (static_cast<int64_t>(layer) * slot.capacity + slot.position) * s.n_kv_heads + g;
-      if (s.kv_bits == 16) {
-        float* dst = static_cast<float*>(is_k ? slot.k : slot.v) + index * hd;
-        for (int i = lane; i < hd; i += 32) dst[i] = head[i];
-      } else {
-        uint8_t* dst = static_cast<uint8_t*>(is_k ? slot.k : slot.v) + index * hd;
-        const float gamma = quantize_head(head, hd, bits_at(s.kv_bits, slot.position), dst, false);
-        if (lane == 0) (is_k ? slot.k_gamma : slot.v_gamma)[index] = gamma;
-      }
-    }
-    __syncwarp();
+    rope_store_item<false>(q, ld_q, k, v, ld_kv, slot, t, w, layer, s, cos_table, sin_table,
+                           heads + warp * s.head_dim);
   }
-}
-
-// Element i of cached head (position p, kv head g) of the layer, dequantized through `ratios`:
-// (2u - L) / L in double for every code u, [256] at the cache's bits then [16] at the bos's 4 bits,
-// built once per block (the same correctly rounded divisions dequantize() does per element).
-__device__ inline float cached(const void* base, const float* gammas, const double* ratios, const KvSlot& slot,
-                               int layer, int p, int g, int i, const AttentionShape& s) {
-  const int64_t index = (static_cast<int64_t>(layer) * slot.capacity + p) * s.n_kv_heads + g;
-  if (s.kv_bits == 16) return static_cast<const float*>(base)[index * s.head_dim + i];
-  const uint8_t u = static_cast<const uint8_t*>(base)[index * s.head_dim + i];
-  const double ratio = (s.kv_bits == 3 && p == 0) ? ratios[256 + u] : ratios[u];
-  return static_cast<float>(static_cast<double>(gammas[index]) * ratio);
 }
 
 __global__ void __launch_bounds__(kAttentionThreads)
@@ -124,147 +47,44 @@ __global__ void __launch_bounds__(kAttentionThreads)
   pdl_wait();  // pdl_launch.cuh: the previous kernel's writes are visible from here on
   pdl_release();
   extern __shared__ float smem[];  // [hd] query, then [position + 1] scores
-  __shared__ float fscratch[32];
-  __shared__ double dscratch[32];
-  __shared__ double ratios[256 + 16];
+  __shared__ AttentionShared sh;
   const int64_t t = blockIdx.x;
   const int h = static_cast<int>(blockIdx.y);
-  const int warp = static_cast<int>(threadIdx.x >> 5), lane = static_cast<int>(threadIdx.x & 31);
-  const int n_warps = kAttentionThreads / 32;
   const KvSlot slot = slots[t];
   const int hd = s.head_dim, g = h / (s.n_heads / s.n_kv_heads), n = slot.position + 1;
   float* qh = smem;
   float* scores = smem + hd;
-  for (int i = static_cast<int>(threadIdx.x); i < hd; i += kAttentionThreads) qh[i] = q[t * ld_q + h * hd + i];
-  if (s.kv_bits != 16) {
-    const int levels = (1 << s.kv_bits) - 1;
-    for (int u = static_cast<int>(threadIdx.x); u < 256 + 16; u += kAttentionThreads) {
-      const int l = u < 256 ? levels : 15;
-      const int code = u < 256 ? u : u - 256;
-      ratios[u] = static_cast<double>(2 * code - l) / l;
-    }
-  }
+  attention_prologue<false>(q, ld_q, t, h, s, qh, sh);
   __syncthreads();
-  for (int p = warp; p < n; p += n_warps) {
-    double dot = 0.0;
-    for (int i = lane; i < hd; i += 32) {
-      dot += static_cast<double>(qh[i]) * static_cast<double>(cached(slot.k, slot.k_gamma, ratios, slot, layer, p, g, i, s));
-    }
-    for (int off = 16; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
-    if (lane == 0) scores[p] = __fmul_rn(static_cast<float>(dot), scale);
-  }
+  attention_scores<false>(qh, slot, layer, g, 0, n, scale, s, sh, scores);
   __syncthreads();
   float m = -INFINITY;
   for (int p = static_cast<int>(threadIdx.x); p < n; p += kAttentionThreads) m = fmaxf(m, scores[p]);
-  m = block_reduce(m, MaxOp{}, -INFINITY, fscratch);
+  m = block_reduce(m, MaxOp{}, -INFINITY, sh.f);
   double sum = 0.0;
   for (int p = static_cast<int>(threadIdx.x); p < n; p += kAttentionThreads) sum += expf(__fsub_rn(scores[p], m));
-  sum = block_sum(sum, dscratch);
+  sum = block_sum(sum, sh.d);
   for (int p = static_cast<int>(threadIdx.x); p < n; p += kAttentionThreads) {
     scores[p] = static_cast<float>(static_cast<double>(expf(__fsub_rn(scores[p], m))) / sum);
   }
   __syncthreads();
   for (int i = static_cast<int>(threadIdx.x); i < hd; i += kAttentionThreads) {
-    double acc = 0.0;
-    for (int p = 0; p < n; ++p) {
-      acc += static_cast<double>(scores[p]) * static_cast<double>(cached(slot.v, slot.v_gamma, ratios, slot, layer, p, g, i, s));
-    }
-    out[t * ld_out + h * hd + i] = static_cast<float>(acc);
+    out[t * ld_out + h * hd + i] = static_cast<float>(weighted_values<false>(scores, slot, layer, 0, n, g, i, s, sh));
   }
 }
 
-// Flash-decoding: block (t, h, j) takes its share of token t's positions (the split depends on the
-// position, read on the device), leaves its max m_j, sum_j = sum exp(score - m_j) and
-// acc_j[i] = sum exp(score - m_j) v[i] in the workspace, and the last block of (t, h) to arrive
-// combines them: out = sum_j e^(m_j - M) acc_j / sum_j e^(m_j - M) sum_j.
-__global__ void __launch_bounds__(kAttentionThreads)
+// Flash-decoding (attention_block.cuh): block (t, h, j) is split j of token t's head h.
+__global__ void __launch_bounds__(kSplitThreads)
     split_attention_kernel(const float* __restrict__ q, int64_t ld_q, const KvSlot* __restrict__ slots, int layer,
                            AttentionShape s, float scale, int splits, double* partial, uint32_t* counters,
                            float* __restrict__ out, int64_t ld_out) {
   pdl_wait();  // pdl_launch.cuh: the previous kernel's writes are visible from here on
   pdl_release();
   extern __shared__ float smem[];  // [hd] query, then this block's weights
-  __shared__ float fscratch[32];
-  __shared__ double dscratch[32];
-  __shared__ double ratios[256 + 16];
-  __shared__ bool last;
+  __shared__ AttentionShared sh;
   const int64_t t = blockIdx.x;
-  const int h = static_cast<int>(blockIdx.y), j = static_cast<int>(blockIdx.z);
-  const int warp = static_cast<int>(threadIdx.x >> 5), lane = static_cast<int>(threadIdx.x & 31);
-  const int n_warps = kAttentionThreads / 32;
-  const KvSlot slot = slots[t];
-  const int hd = s.head_dim, g = h / (s.n_heads / s.n_kv_heads), n = slot.position + 1;
-  const int chunk = (n + splits - 1) / splits;
-  const int p0 = min(n, j * chunk), count = min(n, p0 + chunk) - p0;
-  float* qh = smem;
-  float* weights = smem + hd;
-  for (int i = static_cast<int>(threadIdx.x); i < hd; i += kAttentionThreads) qh[i] = q[t * ld_q + h * hd + i];
-  if (s.kv_bits != 16) {
-    const int levels = (1 << s.kv_bits) - 1;
-    for (int u = static_cast<int>(threadIdx.x); u < 256 + 16; u += kAttentionThreads) {
-      const int l = u < 256 ? levels : 15;
-      const int code = u < 256 ? u : u - 256;
-      ratios[u] = static_cast<double>(2 * code - l) / l;
-    }
-  }
-  __syncthreads();
-  for (int p = warp; p < count; p += n_warps) {
-    double dot = 0.0;
-    for (int i = lane; i < hd; i += 32) {
-      dot += static_cast<double>(qh[i]) *
-             static_cast<double>(cached(slot.k, slot.k_gamma, ratios, slot, layer, p0 + p, g, i, s));
-    }
-    for (int off = 16; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
-    if (lane == 0) weights[p] = __fmul_rn(static_cast<float>(dot), scale);
-  }
-  __syncthreads();
-  float m = -INFINITY;
-  for (int p = static_cast<int>(threadIdx.x); p < count; p += kAttentionThreads) m = fmaxf(m, weights[p]);
-  m = block_reduce(m, MaxOp{}, -INFINITY, fscratch);
-  double sum = 0.0;
-  for (int p = static_cast<int>(threadIdx.x); p < count; p += kAttentionThreads) {
-    const float e = expf(__fsub_rn(weights[p], m));
-    weights[p] = e;
-    sum += e;
-  }
-  sum = block_sum(sum, dscratch);  // its barriers also publish the weights
-  double* mine = partial + ((t * s.n_heads + h) * splits + j) * (hd + 2);
-  for (int i = static_cast<int>(threadIdx.x); i < hd; i += kAttentionThreads) {
-    double acc = 0.0;
-    for (int p = 0; p < count; ++p) {
-      acc += static_cast<double>(weights[p]) *
-             static_cast<double>(cached(slot.v, slot.v_gamma, ratios, slot, layer, p0 + p, g, i, s));
-    }
-    mine[i] = acc;
-  }
-  if (threadIdx.x == 0) {
-    mine[hd] = sum;
-    mine[hd + 1] = count > 0 ? static_cast<double>(m) : -INFINITY;
-  }
-  __threadfence();  // the partials are visible device-wide before the arrival is counted
-  __syncthreads();
-  uint32_t* counter = counters + t * s.n_heads + h;
-  if (threadIdx.x == 0) last = atomicAdd(counter, 1u) == static_cast<uint32_t>(splits - 1);
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-  const double* base = partial + (t * s.n_heads + h) * splits * (hd + 2);
-  double big = -INFINITY;
-  for (int k = 0; k < splits; ++k) big = fmax(big, __ldcg(base + k * (hd + 2) + hd + 1));
-  double total = 0.0;
-  for (int k = 0; k < splits; ++k) {
-    const double mk = __ldcg(base + k * (hd + 2) + hd + 1);
-    if (mk != -INFINITY) total += exp(mk - big) * __ldcg(base + k * (hd + 2) + hd);
-  }
-  for (int i = static_cast<int>(threadIdx.x); i < hd; i += kAttentionThreads) {
-    double acc = 0.0;
-    for (int k = 0; k < splits; ++k) {
-      const double mk = __ldcg(base + k * (hd + 2) + hd + 1);
-      if (mk != -INFINITY) acc += exp(mk - big) * __ldcg(base + k * (hd + 2) + i);
-    }
-    out[t * ld_out + h * hd + i] = static_cast<float>(acc / total);
-  }
-  if (threadIdx.x == 0) *counter = 0;  // ready for the next call
+  split_attention_block<false>(q, ld_q, slots[t], t, static_cast<int>(blockIdx.y), static_cast<int>(blockIdx.z),
+                               layer, s, scale, splits, partial, counters, out, ld_out, smem, sh);
 }
 
 void check_shape(const AttentionShape& s) {
@@ -321,9 +141,10 @@ AttentionWorkspace::AttentionWorkspace(const AttentionShape& shape, int64_t toke
 }
 
 int AttentionWorkspace::splits(int64_t n_tokens) const {
-  // About two blocks per SM over all (token, head) pairs.
+  // About one block per SM over all (token, head) pairs, not more: the persistent decode kernel
+  // (decode_layers.cu) runs one block per SM and uses the same count.
   const int64_t pairs = n_tokens * n_heads;
-  return static_cast<int>(std::clamp<int64_t>((2 * sm_count + pairs - 1) / pairs, 1, kMaxSplits));
+  return static_cast<int>(std::clamp<int64_t>(sm_count / pairs, 1, kMaxSplits));
 }
 
 void attention(const float* q, int64_t ld_q, const KvSlot* slots, int64_t n_tokens, int layer,
@@ -352,7 +173,7 @@ void attention(const float* q, int64_t ld_q, const KvSlot* slots, int64_t n_toke
     }
     const dim3 split_grid(static_cast<unsigned>(n_tokens), static_cast<unsigned>(shape.n_heads),
                           static_cast<unsigned>(splits));
-    launch_pdl(split_attention_kernel, split_grid, dim3(kAttentionThreads), split_smem, stream,
+    launch_pdl(split_attention_kernel, split_grid, dim3(kSplitThreads), split_smem, stream,
         q, ld_q, slots, layer, shape, scale, splits, workspace->partial.data(), workspace->counters.data(), out,
         ld_out);
     CUDA_CHECK_LAUNCH();

@@ -5,6 +5,7 @@
 
 #include "cuda/common/check.h"
 #include "cuda/infer/act.cuh"
+#include "cuda/infer/dp4a_rows.cuh"
 #include "cuda/infer/pdl_launch.cuh"
 
 namespace a48::cuda {
@@ -14,73 +15,6 @@ namespace {
 constexpr int kRowsPerWarp = 2;
 constexpr int kRowsWarps = 4;  // warps per block of the rows kernel
 
-struct RowSegments {
-  const uint32_t* w[3];
-  int end[3];  // exclusive row end of each matrix in the stacked row index
-  float alpha[3];
-  float* y[3];
-  int64_t ld_y[3];
-  int n_rows;
-  int words_per_line;
-};
-
-// Asks L2 for the `bytes` bytes at p, one 128-byte line per lane at a time. The weights are no
-// previous kernel's output, so the kernels below do this before pdl_wait(): under programmatic
-// dependent launch their weight reads then overlap the previous kernel (a row pass on one SM).
-__device__ inline void warp_prefetch_l2(const void* p, int bytes, int lane) {
-  const char* c = static_cast<const char*>(p);
-  for (int off = lane * 128; off < bytes; off += 32 * 128) asm volatile("prefetch.global.L2 [%0];" ::"l"(c + off));
-  if (lane == 0) asm volatile("prefetch.global.L2 [%0];" ::"l"(c + bytes - 1));
-}
-
-constexpr int kChunkUnroll = 4;  // 16-byte weight loads per lane and line in flight together
-
-// This lane's sums of (t + 1) q over R lines (null: a padding line, all t = 0) for T tokens,
-// chunks lane, lane + 32, ...; not yet reduced over the warp. The weight loads of kChunkUnroll
-// chunks are issued before any is used: with one chunk at a time a warp had 1 KB in flight and
-// waited one memory latency per chunk.
-template <int R, int T>
-__device__ inline void lane_dots(const uint4* const (&line)[R], int n_chunks, int lane, const int8_t* __restrict__ q,
-                                 int64_t ld_q, int t0, int n_tokens, int (&acc)[R][T]) {
-  const uint4 pad = make_uint4(0x55555555u, 0x55555555u, 0x55555555u, 0x55555555u);
-#pragma unroll
-  for (int r = 0; r < R; ++r)
-#pragma unroll
-    for (int t = 0; t < T; ++t) acc[r][t] = 0;
-  for (int c0 = lane; c0 < n_chunks; c0 += 32 * kChunkUnroll) {
-    uint4 wv[kChunkUnroll][R];
-#pragma unroll
-    for (int u = 0; u < kChunkUnroll; ++u)
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-        const int c = c0 + 32 * u;
-        wv[u][r] = (line[r] != nullptr && c < n_chunks) ? __ldg(line[r] + c) : pad;
-      }
-#pragma unroll
-    for (int u = 0; u < kChunkUnroll; ++u) {
-      const int c = c0 + 32 * u;
-      if (c >= n_chunks) break;
-#pragma unroll
-      for (int t = 0; t < T; ++t) {
-        if (t0 + t >= n_tokens) break;
-        const int4* qa = reinterpret_cast<const int4*>(q + (t0 + t) * ld_q) + 4 * c;
-        const int4 a0 = __ldg(qa), a1 = __ldg(qa + 1), a2 = __ldg(qa + 2), a3 = __ldg(qa + 3);
-        const int av[16] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w,
-                            a2.x, a2.y, a2.z, a2.w, a3.x, a3.y, a3.z, a3.w};
-#pragma unroll
-        for (int r = 0; r < R; ++r) {
-          const uint32_t ww[4] = {wv[u][r].x, wv[u][r].y, wv[u][r].z, wv[u][r].w};
-#pragma unroll
-          for (int j = 0; j < 4; ++j)
-#pragma unroll
-            for (int k = 0; k < 4; ++k)
-              acc[r][t] = __dp4a(static_cast<int>((ww[j] >> (2 * k)) & 0x03030303u), av[4 * j + k], acc[r][t]);
-        }
-      }
-    }
-  }
-}
-
 template <int R, int T>
 __global__ void __launch_bounds__(kRowsWarps * 32)
     rows_kernel(RowSegments s, const int8_t* __restrict__ q, int64_t ld_q,
@@ -89,155 +23,47 @@ __global__ void __launch_bounds__(kRowsWarps * 32)
   const int warp = static_cast<int>(threadIdx.x >> 5), lane = static_cast<int>(threadIdx.x & 31);
   const int row0 = (static_cast<int>(blockIdx.x) * kRowsWarps + warp) * R;
   const int t0 = static_cast<int>(blockIdx.y) * T;
-
-  const uint4* line[R];
-  int seg[R], local[R];
+  if (gate == nullptr) {  // masked rows may not be read at all
 #pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const int row = row0 + r;
-    seg[r] = row < s.end[0] ? 0 : (row < s.end[1] ? 1 : 2);
-    local[r] = row - (seg[r] == 0 ? 0 : s.end[seg[r] - 1]);
-    line[r] = row < s.n_rows
-                  ? reinterpret_cast<const uint4*>(s.w[seg[r]] + static_cast<int64_t>(local[r]) * s.words_per_line)
-                  : nullptr;
-    if (line[r] != nullptr && gate == nullptr) warp_prefetch_l2(line[r], s.words_per_line * 4, lane);
+    for (int r = 0; r < R; ++r) {
+      const int row = row0 + r;
+      if (row >= s.n_rows) break;
+      const int seg = row < s.end[0] ? 0 : (row < s.end[1] ? 1 : 2);
+      const int local = row - (seg == 0 ? 0 : s.end[seg - 1]);
+      warp_prefetch_l2(s.w[seg] + static_cast<int64_t>(local) * s.words_per_line, s.words_per_line * 4, lane);
+    }
   }
   pdl_wait();  // pdl_launch.cuh: the previous kernel's writes are visible from here on
   pdl_release();
   if (row0 >= s.n_rows) return;
-
-  bool active[R][T];
-  bool any = false;
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const int row = row0 + r;
-    const bool valid = row < s.n_rows;
-#pragma unroll
-    for (int t = 0; t < T; ++t) {
-      bool on = valid && t0 + t < n_tokens;
-      if (on && gate != nullptr) on = activated_nonzero(gate[(t0 + t) * ld_gate + row], act);
-      active[r][t] = on;
-      any = any || on;
-    }
-  }
-
-  int acc[R][T];
-  if (any) {
-    lane_dots<R, T>(line, s.words_per_line / 4, lane, q, ld_q, t0, n_tokens, acc);
-  } else {
-#pragma unroll
-    for (int r = 0; r < R; ++r)
-#pragma unroll
-      for (int t = 0; t < T; ++t) acc[r][t] = 0;
-  }
-
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-#pragma unroll
-    for (int t = 0; t < T; ++t) {
-      int v = acc[r][t];
-#pragma unroll
-      for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
-      const int row = row0 + r;
-      if (lane == ((r * T + t) & 31) && row < s.n_rows && t0 + t < n_tokens) {
-        float out = 0.0f;
-        if (active[r][t]) {
-          const int32_t exact = v - sums[t0 + t];
-          out = static_cast<float>(static_cast<double>(s.alpha[seg[r]]) * static_cast<double>(steps[t0 + t]) *
-                                   static_cast<double>(exact));
-        }
-        s.y[seg[r]][(t0 + t) * s.ld_y[seg[r]] + local[r]] = out;
-      }
-    }
-  }
+  rows_warp<R, T, true>(s, row0, lane, q, ld_q, steps, sums, t0, n_tokens, gate, ld_gate, act);
 }
 
-// Gate and up of one GLU in one launch: each warp computes R gate rows, writes them, and reads the
-// same up rows only where act(gate) != 0 for some token (the mask computed from the very floats it
-// wrote, so the result equals the gate launch followed by the masked up launch).
 template <int R, int T>
 __global__ void __launch_bounds__(kRowsWarps * 32)
-    glu_rows_kernel(const uint32_t* __restrict__ gate_w, const uint32_t* __restrict__ up_w, float gate_alpha,
-                    float up_alpha, int n_rows, int words_per_line, const int8_t* __restrict__ q, int64_t ld_q,
-                    const float* __restrict__ steps, const int32_t* __restrict__ sums, int n_tokens,
-                    float* __restrict__ gate_y, float* __restrict__ up_y, int64_t ld_y, int act) {
+    glu_rows_kernel(GluRows g, const int8_t* __restrict__ q, int64_t ld_q, const float* __restrict__ steps,
+                    const int32_t* __restrict__ sums, int n_tokens, int act) {
   const int warp = static_cast<int>(threadIdx.x >> 5), lane = static_cast<int>(threadIdx.x & 31);
   const int row0 = (static_cast<int>(blockIdx.x) * kRowsWarps + warp) * R;
 #pragma unroll
   for (int r = 0; r < R; ++r) {
-    if (row0 + r < n_rows) {  // gate rows (up rows are read only where the gate is active)
-      warp_prefetch_l2(gate_w + static_cast<int64_t>(row0 + r) * words_per_line, words_per_line * 4, lane);
+    if (row0 + r < g.n_rows) {  // gate rows (up rows are read only where the gate is active)
+      warp_prefetch_l2(g.gate_w + static_cast<int64_t>(row0 + r) * g.words_per_line, g.words_per_line * 4, lane);
     }
   }
   pdl_wait();  // pdl_launch.cuh: the previous kernel's writes are visible from here on
   pdl_release();
-  if (row0 >= n_rows) return;
-  const int t0 = static_cast<int>(blockIdx.y) * T;
-  const int n_chunks = words_per_line / 4;
-
-  // Warp-wide sums of (t + 1) q over R lines of `w` for the T tokens; every lane gets them.
-  auto dots = [&](const uint32_t* w, int (&acc)[R][T]) {
-    const uint4* line[R];
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      line[r] = row0 + r < n_rows ? reinterpret_cast<const uint4*>(w + static_cast<int64_t>(row0 + r) * words_per_line)
-                                  : nullptr;
-    }
-    lane_dots<R, T>(line, n_chunks, lane, q, ld_q, t0, n_tokens, acc);
-#pragma unroll
-    for (int r = 0; r < R; ++r)
-#pragma unroll
-      for (int t = 0; t < T; ++t)
-#pragma unroll
-        for (int off = 16; off > 0; off >>= 1) acc[r][t] += __shfl_xor_sync(0xffffffffu, acc[r][t], off);
-  };
-
-  int acc[R][T];
-  bool active[R][T];
-  bool any = false;
-  dots(gate_w, acc);
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-#pragma unroll
-    for (int t = 0; t < T; ++t) {
-      const int row = row0 + r;
-      active[r][t] = false;
-      if (row >= n_rows || t0 + t >= n_tokens) continue;
-      const float g = static_cast<float>(static_cast<double>(gate_alpha) * static_cast<double>(steps[t0 + t]) *
-                                         static_cast<double>(acc[r][t] - sums[t0 + t]));
-      if (lane == ((r * T + t) & 31)) gate_y[(t0 + t) * ld_y + row] = g;
-      active[r][t] = activated_nonzero(g, act);
-      any = any || active[r][t];
-    }
-  }
-  if (any) dots(up_w, acc);
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-#pragma unroll
-    for (int t = 0; t < T; ++t) {
-      const int row = row0 + r;
-      if (lane != ((r * T + t) & 31) || row >= n_rows || t0 + t >= n_tokens) continue;
-      float out = 0.0f;
-      if (active[r][t]) {
-        out = static_cast<float>(static_cast<double>(up_alpha) * static_cast<double>(steps[t0 + t]) *
-                                 static_cast<double>(acc[r][t] - sums[t0 + t]));
-      }
-      up_y[(t0 + t) * ld_y + row] = out;
-    }
-  }
+  if (row0 >= g.n_rows) return;
+  glu_warp<R, T, true>(g, row0, lane, q, ld_q, steps, sums, static_cast<int>(blockIdx.y) * T, n_tokens, act);
 }
 
 template <int T>
-void launch_glu(const DeviceTernary& gate_w, const DeviceTernary& up_w, const ActivationCodes& a, float* gate_y,
-                float* up_y, int64_t ld_y, int act, cudaStream_t stream) {
-  const int n_rows = static_cast<int>(gate_w.n_out);
-  const int warps = (n_rows + kRowsPerWarp - 1) / kRowsPerWarp;
+void launch_glu(const GluRows& g, const ActivationCodes& a, int act, cudaStream_t stream) {
+  const int warps = (g.n_rows + kRowsPerWarp - 1) / kRowsPerWarp;
   const dim3 grid(static_cast<unsigned>((warps + kRowsWarps - 1) / kRowsWarps),
                   static_cast<unsigned>((a.n_tokens + T - 1) / T));
   launch_pdl(glu_rows_kernel<kRowsPerWarp, T>, grid, dim3(kRowsWarps * 32), 0, stream,
-      gate_w.words.data(), up_w.words.data(), gate_w.scale, up_w.scale, n_rows,
-      static_cast<int>(gate_w.words_per_line), a.q, a.ld, a.step, a.sum, static_cast<int>(a.n_tokens), gate_y, up_y,
-      ld_y, act);
+      g, a.q, a.ld, a.step, a.sum, static_cast<int>(a.n_tokens), act);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -410,17 +236,19 @@ void bitlinear_glu(const DeviceTernary& gate_w, const DeviceTernary& up_w, const
   check(gate_y != nullptr && up_y != nullptr && ld_y >= gate_w.n_out, "bitlinear_glu: output stride {} < n_out {}",
         ld_y, gate_w.n_out);
   check_codes(a, gate_w.n_in, "bitlinear_glu");
+  const GluRows g{gate_w.words.data(), up_w.words.data(), gate_w.scale, up_w.scale, static_cast<int>(gate_w.n_out),
+                  static_cast<int>(gate_w.words_per_line), gate_y, up_y, ld_y};
   const int act_code = act == HiddenActivation::relu2 ? 0 : 1;
   if (a.n_tokens == 1) {
-    launch_glu<1>(gate_w, up_w, a, gate_y, up_y, ld_y, act_code, stream);
+    launch_glu<1>(g, a, act_code, stream);
   } else if (a.n_tokens == 2) {
-    launch_glu<2>(gate_w, up_w, a, gate_y, up_y, ld_y, act_code, stream);
+    launch_glu<2>(g, a, act_code, stream);
   } else if (a.n_tokens <= 4) {
-    launch_glu<4>(gate_w, up_w, a, gate_y, up_y, ld_y, act_code, stream);
+    launch_glu<4>(g, a, act_code, stream);
   } else if (a.n_tokens <= 8) {
-    launch_glu<8>(gate_w, up_w, a, gate_y, up_y, ld_y, act_code, stream);
+    launch_glu<8>(g, a, act_code, stream);
   } else {
-    launch_glu<16>(gate_w, up_w, a, gate_y, up_y, ld_y, act_code, stream);
+    launch_glu<16>(g, a, act_code, stream);
   }
 }
 

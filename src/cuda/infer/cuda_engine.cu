@@ -15,6 +15,8 @@
 #include "cuda/common/device_buffer.h"
 #include "cuda/infer/attention.h"
 #include "cuda/infer/bitlinear.h"
+#include "cuda/infer/bitlinear_mma.h"
+#include "cuda/infer/decode_layers.h"
 #include "cuda/infer/head.h"
 #include "cuda/infer/packed_ternary.h"
 #include "cuda/infer/row_quant.h"
@@ -31,6 +33,9 @@ using cuda::DeviceBuffer;
 // on the H100 the dense rows kernel wins even at 1 token (docs/BENCHMARKS.md, "CUDA inference").
 constexpr int64_t kSparseMaxRows = 4;
 constexpr int64_t kGraphMaxRows = 16;
+// Rows per call from which the BitLinear products run on the INT8 tensor cores (bitlinear_mma.h)
+// instead of the dp4a decode kernels (A48_CUDA_MMA=0: never).
+constexpr int64_t kMmaMinRows = 17;
 
 bool env_on(const char* name) {
   const char* v = std::getenv(name);
@@ -137,6 +142,7 @@ class CudaEngine final : public Engine {
   }
 
   ~CudaEngine() override {
+    print_phase_times();
     for (auto& [key, exec] : graphs_) cudaGraphExecDestroy(exec);
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
@@ -146,8 +152,8 @@ class CudaEngine final : public Engine {
   std::string describe() const override {
     cudaDeviceProp prop{};
     cudaGetDeviceProperties(&prop, device_);
-    return fmt::format("cuda {} (device {}), 2-bit ternary dp4a kernels, head {}", prop.name, device_,
-                       int8_head_ ? "int8" : "f32");
+    return fmt::format("cuda {} (device {}), 2-bit ternary dp4a kernels{}, head {}", prop.name, device_,
+                       fused_ ? ", persistent decode kernel" : "", int8_head_ ? "int8" : "f32");
   }
 
   std::unique_ptr<SequenceState> new_sequence(int64_t capacity_tokens) override {
@@ -228,6 +234,7 @@ class CudaEngine final : public Engine {
     CUDA_CHECK(cudaMemcpyAsync(logits.data(), logits_.data(), logits.size() * sizeof(float), cudaMemcpyDeviceToHost,
                                stream_));
     CUDA_CHECK(cudaStreamSynchronize(stream_));
+    if (!phase_clock_.empty() && fused_ && rows <= cuda::kDecodeMaxTokens) add_phase_times();
     for (std::size_t s = 0; s < batch.size(); ++s) seqs[s]->commit(static_cast<int64_t>(batch[s].tokens.size()));
     return logits;
   }
@@ -282,6 +289,38 @@ class CudaEngine final : public Engine {
     shape_.kv_bits = kv_cache_bits(c.attention_bits);
     shape_.query_bits = query_bits(c.attention_bits);
     attention_ws_ = cuda::AttentionWorkspace(shape_, kGraphMaxRows);
+    std::vector<cuda::DecodeLayerWeights> table;
+    for (const DeviceLayer& L : layers_) {
+      cuda::DecodeLayerWeights t;
+      t.attn_norm = L.attn_norm.data();
+      t.attn_sub_norm = L.attn_sub_norm.data();
+      t.ffn_norm = L.ffn_norm.data();
+      t.ffn_sub_norm = L.ffn_sub_norm.data();
+      t.q = L.q.words.data();
+      t.k = L.k.words.data();
+      t.v = L.v.words.data();
+      t.o = L.o_rows.words.data();
+      t.gate = L.gate.words.data();
+      t.up = L.up.words.data();
+      t.down = L.down_rows.words.data();
+      t.q_scale = L.q.scale;
+      t.k_scale = L.k.scale;
+      t.v_scale = L.v.scale;
+      t.o_scale = L.o_rows.scale;
+      t.gate_scale = L.gate.scale;
+      t.up_scale = L.up.scale;
+      t.down_scale = L.down_rows.scale;
+      table.push_back(t);
+    }
+    layer_table_ = DeviceBuffer<cuda::DecodeLayerWeights>(table.size());
+    CUDA_CHECK(cudaMemcpy(layer_table_.data(), table.data(), table.size() * sizeof(table[0]), cudaMemcpyHostToDevice));
+    if (env_on("A48_CUDA_PHASE_TIMES")) {
+      phase_clock_ = DeviceBuffer<uint64_t>(static_cast<std::size_t>(c.num_hidden_layers * cuda::kDecodePhaseStamps + 1));
+      phase_ns_.assign(cuda::kDecodePhaseStamps, 0.0);
+    }
+    barrier_ = DeviceBuffer<uint32_t>(2);
+    barrier_.fill_bytes(0);
+    CUDA_CHECK(cudaDeviceSynchronize());
   }
 
   void ensure_rows(int64_t rows) {
@@ -291,6 +330,7 @@ class CudaEngine final : public Engine {
     const int64_t d = c.hidden_size, f = c.intermediate_size;
     auto floats = [](int64_t n) { return DeviceBuffer<float>(static_cast<std::size_t>(n)); };
     x_ = floats(r * d);
+    x_alt_ = floats(r * d);
     delta_ = floats(r * d);
     normed_ = floats(r * d);
     q_ = floats(r * c.q_size());
@@ -334,6 +374,18 @@ class CudaEngine final : public Engine {
     }
   }
 
+  bool use_mma(int64_t rows) const { return mma_ && rows >= kMmaMinRows; }
+
+  // A rows-order product (bitlinear.h's contract) on the kernel that suits the row count.
+  void rows_product(const cuda::BitlinearOutput* outputs, int n_outputs, const cuda::ActivationCodes& codes,
+                    const float* gate, int64_t ld_gate) {
+    if (use_mma(codes.n_tokens)) {
+      cuda::bitlinear_rows_mma(outputs, n_outputs, codes, gate, ld_gate, model_->config.hidden_act, stream_);
+    } else {
+      cuda::bitlinear_rows(outputs, n_outputs, codes, gate, ld_gate, model_->config.hidden_act, stream_);
+    }
+  }
+
   void project_to_hidden(const cuda::DeviceTernary& rows_w, const cuda::DeviceTernary& cols_w, int64_t rows,
                          bool sparse) {
     const cuda::ActivationCodes codes = codes_mid_.view(rows);
@@ -341,8 +393,76 @@ class CudaEngine final : public Engine {
       cuda::bitlinear_columns(cols_w, codes, acc_.data(), model_->config.hidden_size, stream_);
     } else {
       const cuda::BitlinearOutput out{&rows_w, delta_.data(), model_->config.hidden_size};
-      cuda::bitlinear_rows(&out, 1, codes, nullptr, 0, model_->config.hidden_act, stream_);
+      rows_product(&out, 1, codes, nullptr, 0);
     }
+  }
+
+  // The layers of a step of few tokens as one persistent kernel (decode_layers.h); x_ + delta_
+  // is then the final norm's input.
+  void run_fused_layers(int64_t rows) {
+    const ModelConfig& c = model_->config;
+    cuda::DecodeLayersArgs a;
+    a.n_tokens = static_cast<int>(rows);
+    a.d = static_cast<int>(c.hidden_size);
+    a.f = static_cast<int>(c.intermediate_size);
+    a.quantizer_qkv = static_cast<int>(pq(ProjectionInput::qkv).quantizer);
+    a.quantizer_out = static_cast<int>(pq(ProjectionInput::out).quantizer);
+    a.quantizer_gate_up = static_cast<int>(pq(ProjectionInput::gate_up).quantizer);
+    a.quantizer_down = static_cast<int>(pq(ProjectionInput::down).quantizer);
+    a.keep_out = static_cast<int>(keep(ProjectionInput::out, c.q_size()));
+    a.keep_down = static_cast<int>(keep(ProjectionInput::down, c.intermediate_size));
+    a.act = c.hidden_act == HiddenActivation::relu2 ? 0 : 1;
+    a.eps = static_cast<float>(c.rms_norm_eps);
+    a.layers = layer_table_.data();
+    a.x_a = x_.data();
+    a.x_b = x_alt_.data();
+    a.delta_d = delta_.data();
+    a.delta_o = delta_.data();  // o_proj's delta is consumed (phase E) before down_proj's is written
+    a.q = q_.data();
+    a.k = k_.data();
+    a.v = v_.data();
+    a.attn = attn_.data();
+    a.gate = gate_.data();
+    a.up = up_.data();
+    a.slots = slots_.data();
+    a.shape = shape_;
+    a.max_positions = static_cast<int>(c.max_position_embeddings);
+    a.cos_table = cos_.data();
+    a.sin_table = sin_.data();
+    a.workspace = &attention_ws_;
+    a.barrier = barrier_.data();
+    a.phase_clock = phase_clock_.empty() ? nullptr : phase_clock_.data();
+    cuda::decode_layers(a, stream_);
+  }
+
+  // A48_CUDA_PHASE_TIMES=1: the persistent kernel's phase stamps (decode_layers.h) are summed over
+  // the steps and printed to stderr when the engine goes, as the mean per layer of each phase's
+  // own work (block 0's) and of its barrier wait.
+  void add_phase_times() {
+    std::vector<uint64_t> t(phase_clock_.size());
+    CUDA_CHECK(cudaMemcpy(t.data(), phase_clock_.data(), t.size() * sizeof(uint64_t), cudaMemcpyDeviceToHost));
+    const int64_t layers = model_->config.num_hidden_layers;
+    for (int64_t l = 0; l < layers; ++l) {
+      for (int k = 0; k < cuda::kDecodePhaseStamps; ++k) {
+        const std::size_t i = static_cast<std::size_t>(1 + l * cuda::kDecodePhaseStamps + k);
+        phase_ns_[static_cast<std::size_t>(k)] += static_cast<double>(t[i] - t[i - 1]);
+      }
+    }
+    ++phase_steps_;
+  }
+
+  void print_phase_times() const {
+    if (phase_steps_ == 0) return;
+    const double per = 1e-3 / static_cast<double>(phase_steps_ * model_->config.num_hidden_layers);
+    std::string line = "a48: persistent decode kernel, us per layer (work / barrier):";
+    double total = 0;
+    for (int k = 0; k < cuda::kDecodePhases; ++k) {
+      const double work = phase_ns_[static_cast<std::size_t>(2 * k)] * per;
+      const double wait = phase_ns_[static_cast<std::size_t>(2 * k + 1)] * per;
+      line += fmt::format(" {}={:.2f}/{:.2f}", static_cast<char>('A' + k), work, wait);
+      total += work + wait;
+    }
+    fmt::print(stderr, "{} total={:.2f} over {} steps\n", line, total, phase_steps_);
   }
 
   // The whole step for `rows` tokens (inputs already on the device); logits of n_logits rows.
@@ -353,7 +473,9 @@ class CudaEngine final : public Engine {
     const bool sparse = sparse_input_ && rows <= kSparseMaxRows;
     cuda::embed_rows(embed_.data(), d, tokens_.data(), rows, x_.data(), d, stream_);
     const cuda::DeviceTernary* last = nullptr;  // the projection whose delta is pending
-    for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const bool fused = fused_ && rows <= cuda::kDecodeMaxTokens;
+    if (fused) run_fused_layers(rows);
+    for (std::size_t l = 0; l < (fused ? 0 : layers_.size()); ++l) {
       const DeviceLayer& L = layers_[l];
       const int layer = static_cast<int>(l);
       cuda::RowQuantArgs a;
@@ -373,7 +495,7 @@ class CudaEngine final : public Engine {
       cuda::quantize_rows(a, stream_);
 
       const cuda::BitlinearOutput qkv[3] = {{&L.q, q_.data(), qs}, {&L.k, k_.data(), kv}, {&L.v, v_.data(), kv}};
-      cuda::bitlinear_rows(qkv, 3, codes_in_.view(rows), nullptr, 0, c.hidden_act, stream_);
+      rows_product(qkv, 3, codes_in_.view(rows), nullptr, 0);
       cuda::rope_store_kv(q_.data(), qs, k_.data(), v_.data(), kv, slots_.data(), rows, layer, shape_, cos_.data(),
                           sin_.data(), stream_);
       cuda::attention(q_.data(), qs, slots_.data(), rows, layer, shape_, c.max_position_embeddings, attn_.data(), qs,
@@ -402,7 +524,13 @@ class CudaEngine final : public Engine {
       g.norm_weight = L.ffn_norm.data();
       g.quantizer = pq(ProjectionInput::gate_up).quantizer;
       cuda::quantize_rows(g, stream_);
-      cuda::bitlinear_glu(L.gate, L.up, codes_in_.view(rows), gate_.data(), up_.data(), f, c.hidden_act, stream_);
+      if (use_mma(rows)) {  // prefill: nearly every up row has an active gate channel somewhere
+        const cuda::BitlinearOutput gate_out{&L.gate, gate_.data(), f}, up_out{&L.up, up_.data(), f};
+        rows_product(&gate_out, 1, codes_in_.view(rows), nullptr, 0);
+        rows_product(&up_out, 1, codes_in_.view(rows), gate_.data(), f);
+      } else {
+        cuda::bitlinear_glu(L.gate, L.up, codes_in_.view(rows), gate_.data(), up_.data(), f, c.hidden_act, stream_);
+      }
 
       cuda::RowQuantArgs dn;
       dn.n_tokens = rows;
@@ -429,6 +557,10 @@ class CudaEngine final : public Engine {
     fin.x = x_.data();
     fin.ld_x = d;
     if (last != nullptr) set_delta(fin, *last, sparse);
+    if (fused) {
+      fin.delta = delta_.data();
+      fin.ld_delta = d;
+    }
     fin.norm_weight = final_norm_.data();
     fin.eps = eps;
     fin.keep = d;
@@ -445,6 +577,11 @@ class CudaEngine final : public Engine {
   // A48_CUDA_GRAPHS=0 runs every kernel launch directly (benchmarks compare both).
   bool use_graphs_ = std::getenv("A48_CUDA_GRAPHS") == nullptr || std::string(std::getenv("A48_CUDA_GRAPHS")) != "0";
   bool sparse_input_ = env_on("A48_CUDA_SPARSE_INPUT");
+  bool mma_ = std::getenv("A48_CUDA_MMA") == nullptr || std::string(std::getenv("A48_CUDA_MMA")) != "0";
+  // A48_CUDA_FUSED=1: steps of up to cuda::kDecodeMaxTokens tokens run the layers as one persistent
+  // kernel (decode_layers.h) instead of kernel by kernel. Off by default: on the H100 it is slower
+  // (every block redoes the row passes; docs/BENCHMARKS.md, "The persistent decode kernel").
+  bool fused_ = env_on("A48_CUDA_FUSED");
   cudaStream_t stream_ = nullptr;
   ProjectionQuantization pq_[4];
   cuda::AttentionWorkspace attention_ws_;
@@ -453,7 +590,12 @@ class CudaEngine final : public Engine {
   cuda::DeviceHead head_;
   cuda::AttentionShape shape_;
   int64_t capacity_rows_ = 0;
-  DeviceBuffer<float> x_, delta_, normed_, q_, k_, v_, attn_, gate_, up_, logits_;
+  DeviceBuffer<cuda::DecodeLayerWeights> layer_table_;
+  DeviceBuffer<uint32_t> barrier_;
+  DeviceBuffer<uint64_t> phase_clock_;
+  std::vector<double> phase_ns_;
+  int64_t phase_steps_ = 0;
+  DeviceBuffer<float> x_, x_alt_, delta_, normed_, q_, k_, v_, attn_, gate_, up_, logits_;
   DeviceBuffer<int32_t> acc_, tokens_, logit_rows_;
   DeviceBuffer<cuda::KvSlot> slots_;
   CodesBuffer codes_in_, codes_mid_;

@@ -29,6 +29,7 @@ struct RowQuantArgs {
   // The row: x [n_tokens, ld_x]. With a residual delta, x += delta first and is written back.
   float* x = nullptr;
   int64_t ld_x = 0;
+  float* x_out = nullptr;  // where x + delta goes (stride ld_x); null: back into x
   const float* delta = nullptr;  // [n_tokens, ld_delta] float delta, or null
   int64_t ld_delta = 0;
   // An int32 BitLinear accumulator as delta (bitlinear_columns): float(alpha step (acc - sum)),
