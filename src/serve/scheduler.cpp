@@ -213,7 +213,6 @@ void Scheduler::step() {
 
   const int64_t vocab = engine_.config().vocab_size;
   int64_t row = 0;
-  int64_t n_prompt_tokens = 0, n_generated = 0;
   for (std::size_t s = 0; s < batch.size(); ++s) {
     Active& a = *owners[s];
     const GenerationParams& params = a.job->params;
@@ -230,7 +229,6 @@ void Scheduler::step() {
     std::string finish_reason;
 
     if (was_prefill) {
-      n_prompt_tokens += len;
       if (params.prompt_logprobs) {
         // Row j predicts prompt token begin + j + 1.
         for (int64_t j = 0; j < len && begin + j + 1 < a.prompt_size(); ++j) {
@@ -245,7 +243,6 @@ void Scheduler::step() {
       const std::span<const float> next = row_logits(rows - 1);
       const int32_t id = a.sampler.sample(next, a.tokens);
       ++a.n_generated;
-      ++n_generated;
       const bool is_stop_token = std::find(params.stop_token_ids.begin(), params.stop_token_ids.end(),
                                            id) != params.stop_token_ids.end();
       if (is_stop_token) {
@@ -266,6 +263,11 @@ void Scheduler::step() {
       a.filter.finish();
       a.done = true;
     }
+    // Counters and the running gauge move before the job sees its result, so that a client that
+    // reads /metrics right after its response finds its request counted.
+    if (was_prefill) metrics_.add_prompt_tokens(len);
+    if (sample_now) metrics_.add_generated_tokens(1);
+    if (a.done) n_running_.fetch_sub(1);
     const std::string& text = a.filter.text();
     publish(*a.job, [&](JobProgress& p) {
       p.prompt_scores.insert(p.prompt_scores.end(), prompt_scores.begin(), prompt_scores.end());
@@ -280,8 +282,6 @@ void Scheduler::step() {
     a.published_text = text.size();
     row += rows;
   }
-  metrics_.add_prompt_tokens(n_prompt_tokens);
-  if (n_generated > 0) metrics_.add_generated_tokens(n_generated);
   std::erase_if(running_, [](const std::unique_ptr<Active>& a) { return a->done; });
 }
 

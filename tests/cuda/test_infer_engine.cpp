@@ -1,5 +1,5 @@
 // CudaEngine (cuda/infer/cuda_engine.h) against ReferenceEngine on small random models: a mixed
-// prefill of two sequences (the dense kernels, 14 rows), then batched and single decode steps
+// prefill of two sequences (21 rows: the mma kernels and the tiled prefill attention), then batched and single decode steps
 // (the sparse-input kernels and the CUDA graphs), for a4.8 and b1.58 at 16-bit and 4q3kv attention.
 //
 // Stated tolerance, with the fp32 head: integer products and quantizer codes are the reference's;
@@ -90,7 +90,8 @@ TEST_P(CudaEngineVsReference, LogitsAgreeAndGreedyTokensAreEqual) {
   auto ra = ref.new_sequence(40), rb = ref.new_sequence(40);
   auto ga = gpu->new_sequence(40), gb = gpu->new_sequence(40);
   const std::vector<int32_t> prompt_a = {1, 17, 300, 5, 5, 99, 516, 0, 42};
-  const std::vector<int32_t> prompt_b = {7, 250, 3, 88, 401};
+  // 21 rows with prompt_a: more than the flash-decoding workspace's 16, so the tiled prefill.
+  const std::vector<int32_t> prompt_b = {7, 250, 3, 88, 401, 12, 13, 510, 2, 2, 64, 300};
   std::vector<EngineStep> rsteps = {{ra.get(), prompt_a, true}, {rb.get(), prompt_b, false}};
   std::vector<EngineStep> gsteps = {{ga.get(), prompt_a, true}, {gb.get(), prompt_b, false}};
   const std::vector<float> want = ref.forward(rsteps);
@@ -99,7 +100,7 @@ TEST_P(CudaEngineVsReference, LogitsAgreeAndGreedyTokensAreEqual) {
   Agreement agree;
   for (int64_t r = 0; r < 10; ++r) agree.add(row_error(got, want, r, V));
   EXPECT_EQ(ga->size(), 9);
-  EXPECT_EQ(gb->size(), 5);
+  EXPECT_EQ(gb->size(), 12);
 
   // Greedy decode, both sequences per call, then a alone; each engine feeds its own argmax.
   int32_t ta = argmax(want, 8, V), tb = argmax(want, 9, V);

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "cuda/infer/attention.h"
+#include "cuda/infer/attention_prefill.h"
 #include "cuda/infer/row_quant.h"
 #include "cuda_test_util.h"
 #include "model/kv_cache.h"
@@ -215,6 +216,7 @@ TEST(CudaAttention, PrefillEqualsReferenceAtEveryCacheWidth) {
                         {AttentionBits::int8, 3, 3, 10, 20},
                         {AttentionBits::int4, 6, 2, 32, 70},
                         {AttentionBits::q4_kv3, 4, 1, 128, 45},
+                        {AttentionBits::q4_kv3, 3, 3, 128, 100},
                         {AttentionBits::q4_kv3, 2, 2, 6, 1}};
   uint32_t seed = 77;
   for (const Case& cs : cases) {
@@ -317,8 +319,22 @@ TEST(CudaAttention, PrefillEqualsReferenceAtEveryCacheWidth) {
     for (std::size_t i = 0; i < q.size(); ++i)
       worst_split = std::max(worst_split, std::fabs(double(got_split[i]) - want_out[i]));
     EXPECT_LE(worst_split, 1e-5 * vmax);
-    std::printf("attention %s: max |out - ref| = %.3g, split path %.3g (max|v| %.3g)\n",
-                std::string(to_string(cs.bits)).c_str(), worst, worst_split, vmax);
+    // The tiled prefill path (attention_prefill.h), the rows cut in two as two sequences' would be.
+    std::vector<cuda::AttentionTile> tiles;
+    cuda::append_attention_tiles(0, P / 3, shape, tiles);
+    cuda::append_attention_tiles(P / 3, P - P / 3, shape, tiles);
+    ASSERT_TRUE(cuda::attention_prefill_supports(shape));
+    cuda::DeviceBuffer<cuda::AttentionTile> dtiles = cuda::to_device(tiles);
+    cuda::DeviceBuffer<float> tiled_out = test::poisoned(q.size());
+    cuda::attention_prefill(dq.data(), qs, dslots.data(), dtiles.data(), static_cast<int>(tiles.size()), layer, shape,
+                            tiled_out.data(), qs, nullptr);
+    const std::vector<float> got_tiled = tiled_out.to_host();
+    double worst_tiled = 0.0;
+    for (std::size_t i = 0; i < q.size(); ++i)
+      worst_tiled = std::max(worst_tiled, std::fabs(double(got_tiled[i]) - want_out[i]));
+    EXPECT_LE(worst_tiled, 1e-5 * vmax);
+    std::printf("attention %s: max |out - ref| = %.3g, split path %.3g, tiled prefill %.3g (max|v| %.3g)\n",
+                std::string(to_string(cs.bits)).c_str(), worst, worst_split, worst_tiled, vmax);
   }
 }
 

@@ -1,4 +1,7 @@
 // The server's plain endpoints: health, models, metrics, the chat page, unknown routes, API keys.
+#include <chrono>
+#include <thread>
+
 #include "serve/serve_test_util.h"
 
 namespace a48::serve::test {
@@ -31,12 +34,17 @@ TEST(ServeEndpoints, HealthModelsMetricsAndPage) {
                                                            {"temperature", 0},
                                                            {"ignore_eos", true}});
   ASSERT_EQ(completion.status, 200) << completion.body;
-  const Reply metrics = server.get("/metrics");
+  // A request is counted once its response has gone out (the HTTP logger), which can trail the
+  // client's receipt of the last byte: poll briefly.
+  const std::string counted = "a48_requests_total{endpoint=\"/v1/completions\",status=\"200\"} 1";
+  Reply metrics = server.get("/metrics");
+  for (int i = 0; i < 200 && metrics.body.find(counted) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    metrics = server.get("/metrics");
+  }
   ASSERT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.body.find("# TYPE a48_requests_total counter"), std::string::npos);
-  EXPECT_NE(metrics.body.find("a48_requests_total{endpoint=\"/v1/completions\",status=\"200\"} 1"),
-            std::string::npos)
-      << metrics.body;
+  EXPECT_NE(metrics.body.find(counted), std::string::npos) << metrics.body;
   EXPECT_EQ(server.metric("a48_generated_tokens_total"), 3);
   EXPECT_GE(server.metric("a48_prompt_tokens_total"), 2);
   EXPECT_EQ(server.metric("a48_queue_depth"), 0);

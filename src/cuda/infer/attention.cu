@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "cuda/common/check.h"
+#include "cuda/common/kernel_attributes.h"
 #include "cuda/common/reduce.cuh"
 #include "cuda/infer/attention_block.cuh"
 #include "cuda/infer/pdl_launch.cuh"
@@ -155,10 +156,7 @@ void attention(const float* q, int64_t ld_q, const KvSlot* slots, int64_t n_toke
         "attention: {} tokens, layer {}, max positions {}", n_tokens, layer, max_positions);
   const std::size_t smem = static_cast<std::size_t>(shape.head_dim + max_positions) * sizeof(float);
   check(smem <= 227 * 1024, "attention: {} positions do not fit shared memory", max_positions);
-  if (smem > 48 * 1024) {
-    CUDA_CHECK(cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    static_cast<int>(smem)));
-  }
+  allow_dynamic_smem(attention_kernel, smem);
   const float scale = static_cast<float>(std::pow(static_cast<double>(shape.head_dim), -0.5));
   const int splits = workspace != nullptr && n_tokens <= workspace->max_tokens ? workspace->splits(n_tokens) : 1;
   if (splits > 1) {
@@ -167,10 +165,7 @@ void attention(const float* q, int64_t ld_q, const KvSlot* slots, int64_t n_toke
           workspace->head_dim, shape.n_heads, shape.head_dim);
     const std::size_t split_smem =
         static_cast<std::size_t>(shape.head_dim + (max_positions + splits - 1) / splits) * sizeof(float);
-    if (split_smem > 48 * 1024) {
-      CUDA_CHECK(cudaFuncSetAttribute(split_attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                      static_cast<int>(split_smem)));
-    }
+    allow_dynamic_smem(split_attention_kernel, split_smem);
     const dim3 split_grid(static_cast<unsigned>(n_tokens), static_cast<unsigned>(shape.n_heads),
                           static_cast<unsigned>(splits));
     launch_pdl(split_attention_kernel, split_grid, dim3(kSplitThreads), split_smem, stream,

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "cuda/common/check.h"
+#include "cuda/common/kernel_attributes.h"
 #include "cuda/infer/act.cuh"
 #include "cuda/infer/mma_m16n8k32.h"
 #include "cuda/infer/pdl_launch.cuh"
@@ -327,11 +328,8 @@ void launch_tile(const MmaParams& p, cudaStream_t stream) {
   const int64_t token_tiles = (p.n_tokens + T::kTokens - 1) / T::kTokens;
   check(token_tiles <= 65535, "bitlinear_rows_mma: {} tokens in one launch", p.n_tokens);
   // Above 48 KB of dynamic shared memory a kernel must opt in; the carveout asks for the largest
-  // shared memory split, so that kMinBlocks blocks fit on an SM. Set at each launch, as the other
-  // inference kernels do.
-  CUDA_CHECK(cudaFuncSetAttribute(rows_mma_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSmemBytes));
-  CUDA_CHECK(cudaFuncSetAttribute(rows_mma_kernel<T>, cudaFuncAttributePreferredSharedMemoryCarveout,
-                                  static_cast<int>(cudaSharedmemCarveoutMaxShared)));
+  // shared memory split, so that kMinBlocks blocks fit on an SM.
+  allow_dynamic_smem(rows_mma_kernel<T>, static_cast<std::size_t>(T::kSmemBytes), true);
   const dim3 grid(static_cast<unsigned>((p.n_rows + T::kRows - 1) / T::kRows), static_cast<unsigned>(token_tiles));
   launch_pdl(rows_mma_kernel<T>, grid, dim3(T::kThreads), static_cast<std::size_t>(T::kSmemBytes), stream, p);
   CUDA_CHECK_LAUNCH();

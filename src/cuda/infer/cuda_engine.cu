@@ -14,6 +14,7 @@
 #include "cuda/common/check.h"
 #include "cuda/common/device_buffer.h"
 #include "cuda/infer/attention.h"
+#include "cuda/infer/attention_prefill.h"
 #include "cuda/infer/bitlinear.h"
 #include "cuda/infer/bitlinear_mma.h"
 #include "cuda/infer/decode_layers.h"
@@ -192,8 +193,12 @@ class CudaEngine final : public Engine {
     std::vector<int32_t> tokens;
     std::vector<cuda::KvSlot> slots;
     std::vector<int32_t> logit_rows;
+    std::vector<cuda::AttentionTile> tiles;
     for (std::size_t s = 0; s < batch.size(); ++s) {
       const auto n = static_cast<int64_t>(batch[s].tokens.size());
+      if (cuda::attention_prefill_supports(shape_)) {
+        cuda::append_attention_tiles(static_cast<int32_t>(tokens.size()), static_cast<int32_t>(n), shape_, tiles);
+      }
       for (int64_t t = 0; t < n; ++t) {
         if (batch[s].all_logits || t == n - 1) logit_rows.push_back(static_cast<int32_t>(tokens.size()));
         tokens.push_back(batch[s].tokens[static_cast<std::size_t>(t)]);
@@ -206,6 +211,11 @@ class CudaEngine final : public Engine {
     CUDA_CHECK(cudaMemcpyAsync(slots_.data(), slots.data(), slots.size() * sizeof(cuda::KvSlot), cudaMemcpyHostToDevice, stream_));
     CUDA_CHECK(cudaMemcpyAsync(logit_rows_.data(), logit_rows.data(), logit_rows.size() * sizeof(int32_t),
                                cudaMemcpyHostToDevice, stream_));
+    n_tiles_ = use_tiled_attention(rows) ? static_cast<int>(tiles.size()) : 0;
+    if (n_tiles_ > 0) {
+      CUDA_CHECK(cudaMemcpyAsync(tiles_.data(), tiles.data(), tiles.size() * sizeof(cuda::AttentionTile),
+                                 cudaMemcpyHostToDevice, stream_));
+    }
     if (use_graphs_ && rows <= kGraphMaxRows) {
       const std::pair<int64_t, int64_t> key{rows, n_logits};
       auto it = graphs_.find(key);
@@ -346,6 +356,7 @@ class CudaEngine final : public Engine {
     tokens_ = DeviceBuffer<int32_t>(static_cast<std::size_t>(r));
     logit_rows_ = DeviceBuffer<int32_t>(static_cast<std::size_t>(r));
     slots_ = DeviceBuffer<cuda::KvSlot>(static_cast<std::size_t>(r));
+    tiles_ = DeviceBuffer<cuda::AttentionTile>(static_cast<std::size_t>(r));  // a tile holds >= 1 row
     logits_ = floats(r * c.vocab_size);
     capacity_rows_ = r;
     for (auto& [key, exec] : graphs_) cudaGraphExecDestroy(exec);  // they captured the old buffers
@@ -375,6 +386,10 @@ class CudaEngine final : public Engine {
   }
 
   bool use_mma(int64_t rows) const { return mma_ && rows >= kMmaMinRows; }
+  // Steps of more rows than the flash-decoding workspace takes run the tiled prefill attention.
+  bool use_tiled_attention(int64_t rows) const {
+    return rows > attention_ws_.max_tokens && cuda::attention_prefill_supports(shape_);
+  }
 
   // A rows-order product (bitlinear.h's contract) on the kernel that suits the row count.
   void rows_product(const cuda::BitlinearOutput* outputs, int n_outputs, const cuda::ActivationCodes& codes,
@@ -498,8 +513,13 @@ class CudaEngine final : public Engine {
       rows_product(qkv, 3, codes_in_.view(rows), nullptr, 0);
       cuda::rope_store_kv(q_.data(), qs, k_.data(), v_.data(), kv, slots_.data(), rows, layer, shape_, cos_.data(),
                           sin_.data(), stream_);
-      cuda::attention(q_.data(), qs, slots_.data(), rows, layer, shape_, c.max_position_embeddings, attn_.data(), qs,
-                      stream_, &attention_ws_);
+      if (n_tiles_ > 0) {
+        cuda::attention_prefill(q_.data(), qs, slots_.data(), tiles_.data(), n_tiles_, layer, shape_, attn_.data(), qs,
+                                stream_);
+      } else {
+        cuda::attention(q_.data(), qs, slots_.data(), rows, layer, shape_, c.max_position_embeddings, attn_.data(),
+                        qs, stream_, &attention_ws_);
+      }
 
       cuda::RowQuantArgs o;
       o.n_tokens = rows;
@@ -598,6 +618,8 @@ class CudaEngine final : public Engine {
   DeviceBuffer<float> x_, x_alt_, delta_, normed_, q_, k_, v_, attn_, gate_, up_, logits_;
   DeviceBuffer<int32_t> acc_, tokens_, logit_rows_;
   DeviceBuffer<cuda::KvSlot> slots_;
+  DeviceBuffer<cuda::AttentionTile> tiles_;
+  int n_tiles_ = 0;  // tiles of this call's tiled prefill attention (0: flash-decoding / one-block)
   CodesBuffer codes_in_, codes_mid_;
   std::map<std::pair<int64_t, int64_t>, cudaGraphExec_t> graphs_;
 };

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "cuda/common/check.h"
+#include "cuda/common/kernel_attributes.h"
 #include "cuda/infer/attention_block.cuh"
 #include "cuda/infer/dp4a_rows.cuh"
 #include "cuda/infer/packed_ternary.h"
@@ -310,8 +311,7 @@ Launch launch_shape(const DecodeLayersArgs& p) {
   // splits, and with them the shared memory, depend on the grid; two rounds settle them.
   launch.smem = smem_for(1);
   for (int round = 0; round < 2; ++round) {
-    CUDA_CHECK(cudaFuncSetAttribute(decode_layers_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    static_cast<int>(launch.smem)));
+    allow_dynamic_smem(decode_layers_kernel<T>, launch.smem);
     int per_sm = 0;
     CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, decode_layers_kernel<T>, kThreads, launch.smem));
     check(per_sm > 0, "decode_layers: {} bytes of shared memory per block do not fit an SM", launch.smem);

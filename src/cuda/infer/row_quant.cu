@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "cuda/common/check.h"
+#include "cuda/common/kernel_attributes.h"
 #include "cuda/infer/pdl_launch.cuh"
 #include "cuda/infer/row_quant_block.cuh"
 
@@ -44,10 +45,7 @@ void quantize_rows(const RowQuantArgs& a, cudaStream_t stream) {
           "quantize_rows: code outputs missing or stride {} not a multiple of 64 >= {}", a.ld_q, a.n);
   }
   const std::size_t smem = static_cast<std::size_t>(a.n) * sizeof(float);
-  if (smem > 48 * 1024) {
-    CUDA_CHECK(cudaFuncSetAttribute(row_quant_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    static_cast<int>(smem)));
-  }
+  allow_dynamic_smem(row_quant_kernel, smem);
   const Params p{a, static_cast<int>(a.quantizer), a.act == HiddenActivation::relu2 ? 0 : 1};
   // At least 256 threads (the top-K's histogram), at most one per 2 entries up to kMaxThreads.
   const int threads = static_cast<int>(std::clamp<int64_t>((a.n / 2 + 31) / 32 * 32, 256, kMaxThreads));
