@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
-#include <set>
 #include <utility>
 
 #include "core/error.h"
@@ -169,23 +168,14 @@ class CudaEngine final : public Engine {
     const ModelConfig& c = model_->config;
     CUDA_CHECK(cudaSetDevice(device_));
     // Everything is checked before any state changes.
+    check_engine_batch(c, batch);
     std::vector<CudaSequence*> seqs;
-    std::set<const CudaSequence*> seen;
     int64_t rows = 0;
     for (std::size_t s = 0; s < batch.size(); ++s) {
       auto* seq = dynamic_cast<CudaSequence*>(batch[s].sequence);
       check(seq != nullptr && seq->owner() == this, "cuda engine: sequence {} was not made by this engine", s);
-      check(seen.insert(seq).second, "cuda engine: sequence {} appears twice in one call", s);
-      check(!batch[s].tokens.empty(), "cuda engine: sequence {} has no tokens", s);
-      const auto n = static_cast<int64_t>(batch[s].tokens.size());
-      check(seq->size() + n <= seq->capacity(), "cuda engine: sequence {} needs positions up to {} but holds {}", s,
-            seq->size() + n, seq->capacity());
-      for (std::size_t t = 0; t < batch[s].tokens.size(); ++t) {
-        check(batch[s].tokens[t] >= 0 && batch[s].tokens[t] < c.vocab_size,
-              "cuda engine: sequence {} token {} has id {} outside [0, {})", s, t, batch[s].tokens[t], c.vocab_size);
-      }
       seqs.push_back(seq);
-      rows += n;
+      rows += static_cast<int64_t>(batch[s].tokens.size());
     }
     if (batch.empty()) return {};
     check(rows <= 65535, "cuda engine: {} tokens in one call (at most 65535)", rows);
