@@ -42,6 +42,11 @@ struct EngineStep {
 // distinct, tokens non-empty and inside the vocabulary, positions inside each sequence's capacity.
 void check_engine_batch(const ModelConfig& config, std::span<const EngineStep> batch);
 
+// The part of those checks about one sequence's tokens (s: its index in the batch): non-empty,
+// inside the vocabulary, and positions up to size + n inside the sequence's capacity.
+void check_step_tokens(const ModelConfig& config, std::size_t s, std::span<const int32_t> tokens, int64_t size,
+                       int64_t capacity);
+
 // One sequence's state inside an engine (its KV cache, on the host or on a device).
 class SequenceState {
  public:

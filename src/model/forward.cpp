@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "model/engine.h"
 #include "quant/quant_common.h"
 #include "ref/attention.h"
 #include "ref/embedding.h"
@@ -88,16 +89,7 @@ void check_batch(const Model& model, std::span<const SequenceInput> batch) {
           s, cache.n_layers(), cache.n_kv_heads(), cache.head_dim(), cache.bits(),
           c.num_hidden_layers, c.num_key_value_heads, c.head_dim(),
           kv_cache_bits(c.attention_bits));
-    check(!seq.tokens.empty(), "forward: sequence {} has no tokens", s);
-    const auto n = static_cast<int64_t>(seq.tokens.size());
-    check(cache.size() + n <= cache.capacity(),
-          "forward: sequence {} needs positions up to {} but its KV cache holds {}", s,
-          cache.size() + n, cache.capacity());
-    for (std::size_t t = 0; t < seq.tokens.size(); ++t) {
-      check(seq.tokens[t] >= 0 && seq.tokens[t] < c.vocab_size,
-            "forward: sequence {} token {} has id {} outside [0, {})", s, t, seq.tokens[t],
-            c.vocab_size);
-    }
+    check_step_tokens(c, s, seq.tokens, cache.size(), cache.capacity());
   }
 }
 
