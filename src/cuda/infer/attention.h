@@ -14,7 +14,8 @@
 //                   positions are split over several blocks, each keeping its own max, sum and
 //                   unnormalized output (doubles), and the last block to finish combines them with
 //                   exp(m_j - M) factors. Same tolerance (the weights differ from the one-block
-//                   path's by float rounding of exp only).
+//                   path's by float rounding of exp only). Long prefills go to the tiled kernel
+//                   of attention_prefill.h instead (the engine does so above 16 rows).
 // Cache layout per sequence, as model/kv_cache.h's: codes (one byte each) or fp32 rows
 // [L, capacity, H_kv, hd], gammas [L, capacity, H_kv]. Plain C++ may include this header.
 #pragma once
