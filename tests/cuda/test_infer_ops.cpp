@@ -338,5 +338,27 @@ TEST(CudaAttention, PrefillEqualsReferenceAtEveryCacheWidth) {
   }
 }
 
+// Bad arguments to the tiled prefill attention are refused before anything reaches the device
+// (runs without one).
+TEST(CudaAttention, TiledPrefillRejectsBadArguments) {
+  const cuda::AttentionShape wide{2, 4, 2, 256, 3, 4};  // head_dim above the kernel's 128
+  EXPECT_FALSE(cuda::attention_prefill_supports(wide));
+  float dummy = 0;
+  const cuda::KvSlot* slots = reinterpret_cast<const cuda::KvSlot*>(&dummy);
+  const cuda::AttentionTile* tiles = reinterpret_cast<const cuda::AttentionTile*>(&dummy);
+  EXPECT_THROW(cuda::attention_prefill(&dummy, 256, slots, tiles, 1, 0, wide, &dummy, 256, nullptr), Error);
+  const cuda::AttentionShape ok{2, 4, 2, 64, 3, 4};
+  EXPECT_TRUE(cuda::attention_prefill_supports(ok));
+  EXPECT_THROW(cuda::attention_prefill(&dummy, 256, slots, tiles, 0, 0, ok, &dummy, 256, nullptr), Error);
+  EXPECT_THROW(cuda::attention_prefill(&dummy, 256, slots, tiles, 1, 2, ok, &dummy, 256, nullptr), Error);
+  std::vector<cuda::AttentionTile> cut;
+  EXPECT_THROW(cuda::append_attention_tiles(-1, 4, ok, cut), Error);
+  cuda::append_attention_tiles(5, 70, ok, cut);  // 32 tokens per tile at 2 query heads per KV head
+  ASSERT_EQ(cut.size(), 3u);
+  EXPECT_EQ(cut[0].first, 5);
+  EXPECT_EQ(cut[2].first, 69);
+  EXPECT_EQ(cut[2].count, 6);
+}
+
 }  // namespace
 }  // namespace a48

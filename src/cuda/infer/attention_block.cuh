@@ -107,8 +107,19 @@ struct AttentionShared {
 };
 
 // (2u - L) / L in double for every code u, [256] at the cache's bits then [16] at the bos's 4 bits
-// (the same correctly rounded divisions dequantize() does per element), and token t's query head h
-// into qh. The caller synchronizes the block before use.
+// (the same correctly rounded divisions dequantize() does per element), for cached(). Every
+// thread of the block calls; the caller synchronizes the block before use.
+__device__ inline void fill_code_ratios(const AttentionShape& s, AttentionShared& sh) {
+  if (s.kv_bits == 16) return;
+  const int levels = (1 << s.kv_bits) - 1;
+  for (int u = static_cast<int>(threadIdx.x); u < 256 + 16; u += static_cast<int>(blockDim.x)) {
+    const int l = u < 256 ? levels : 15;
+    const int code = u < 256 ? u : u - 256;
+    sh.ratios[u] = static_cast<double>(2 * code - l) / l;
+  }
+}
+
+// The code ratios, and token t's query head h into qh. The caller synchronizes the block before use.
 template <bool kCoherent>
 __device__ inline void attention_prologue(const float* q, int64_t ld_q, int64_t t, int h, const AttentionShape& s,
                                           float* qh, AttentionShared& sh) {
@@ -116,14 +127,7 @@ __device__ inline void attention_prologue(const float* q, int64_t ld_q, int64_t 
   for (int i = static_cast<int>(threadIdx.x); i < s.head_dim; i += threads) {
     qh[i] = coherent_load<kCoherent>(q + t * ld_q + h * s.head_dim + i);
   }
-  if (s.kv_bits != 16) {
-    const int levels = (1 << s.kv_bits) - 1;
-    for (int u = static_cast<int>(threadIdx.x); u < 256 + 16; u += threads) {
-      const int l = u < 256 ? levels : 15;
-      const int code = u < 256 ? u : u - 256;
-      sh.ratios[u] = static_cast<double>(2 * code - l) / l;
-    }
-  }
+  fill_code_ratios(s, sh);
 }
 
 // Element i of cached head (position p, kv head g) of the layer, dequantized through `ratios`.

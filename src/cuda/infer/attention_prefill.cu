@@ -53,14 +53,7 @@ __global__ void __launch_bounds__(kThreads)
     const int64_t t = tile.first + row / group;
     q_tile[row * stride + d] = q[t * ld_q + (g * group + row % group) * hd + d];
   }
-  if (s.kv_bits != 16) {
-    const int levels = (1 << s.kv_bits) - 1;
-    for (int u = tid; u < 256 + 16; u += kThreads) {
-      const int l = u < 256 ? levels : 15;
-      const int code = u < 256 ? u : u - 256;
-      sh.ratios[u] = static_cast<double>(2 * code - l) / l;
-    }
-  }
+  fill_code_ratios(s, sh);
   const bool active = r < n_rows;
   const int position = slot.position + r / group;  // this row's token's position
   float m = -INFINITY, l = 0.0f;

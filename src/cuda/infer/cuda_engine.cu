@@ -114,6 +114,13 @@ struct CodesBuffer {
     sum = DeviceBuffer<int32_t>(static_cast<std::size_t>(rows));
   }
   cuda::ActivationCodes view(int64_t rows) const { return {q.data(), ld, step.data(), sum.data(), rows}; }
+  // Makes `a` write its codes, steps and sums here.
+  void receive(cuda::RowQuantArgs& a) {
+    a.q = q.data();
+    a.ld_q = ld;
+    a.step = step.data();
+    a.sum = sum.data();
+  }
 };
 
 class CudaEngine final : public Engine {
@@ -493,10 +500,7 @@ class CudaEngine final : public Engine {
       a.eps = eps;
       a.keep = d;
       a.quantizer = pq(ProjectionInput::qkv).quantizer;
-      a.q = codes_in_.q.data();
-      a.ld_q = codes_in_.ld;
-      a.step = codes_in_.step.data();
-      a.sum = codes_in_.sum.data();
+      codes_in_.receive(a);
       cuda::quantize_rows(a, stream_);
 
       const cuda::BitlinearOutput qkv[3] = {{&L.q, q_.data(), qs}, {&L.k, k_.data(), kv}, {&L.v, v_.data(), kv}};
@@ -520,10 +524,7 @@ class CudaEngine final : public Engine {
       o.eps = eps;
       o.keep = keep(ProjectionInput::out, qs);
       o.quantizer = pq(ProjectionInput::out).quantizer;
-      o.q = codes_mid_.q.data();
-      o.ld_q = codes_mid_.ld;
-      o.step = codes_mid_.step.data();
-      o.sum = codes_mid_.sum.data();
+      codes_mid_.receive(o);
       cuda::quantize_rows(o, stream_);
       project_to_hidden(L.o_rows, L.o_cols, rows, sparse);
 
@@ -553,10 +554,7 @@ class CudaEngine final : public Engine {
       dn.eps = eps;
       dn.keep = keep(ProjectionInput::down, f);
       dn.quantizer = pq(ProjectionInput::down).quantizer;
-      dn.q = codes_mid_.q.data();
-      dn.ld_q = codes_mid_.ld;
-      dn.step = codes_mid_.step.data();
-      dn.sum = codes_mid_.sum.data();
+      codes_mid_.receive(dn);
       cuda::quantize_rows(dn, stream_);
       project_to_hidden(L.down_rows, L.down_cols, rows, sparse);
       last = sparse ? &L.down_cols : &L.down_rows;
